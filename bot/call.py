@@ -1,0 +1,107 @@
+"""One call's pipeline: caller's WebRTC audio → Live stage → caller's ears.
+
+The same shape as Pipecat's realtime Gemini Live example (transport in, context
+aggregators around the service, transport out); the transport resamples the
+caller's Opus to 16 kHz mono PCM for Gemini and plays its 24 kHz audio back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from loguru import logger
+from pipecat.frames.frames import LLMRunFrame
+from pipecat.pipeline.pipeline import Pipeline
+from pipecat.pipeline.worker import PipelineParams, PipelineWorker
+from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.processors.aggregators.llm_response_universal import LLMContextAggregatorPair
+from pipecat.transports.base_transport import TransportParams
+from pipecat.transports.smallwebrtc.connection import SmallWebRTCConnection
+from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport
+from pipecat.workers.runner import WorkerRunner
+
+from bot.live.stage import LiveStage
+from bot.settings import LiveSettings
+from tools.registry import ToolRegistry
+
+CALLER_SAMPLE_RATE = 16_000  # what Gemini Live takes
+BOT_SAMPLE_RATE = 24_000  # what Gemini Live speaks
+
+
+@dataclass
+class CallOptions:
+    """What differs between calls (rooms add more later)."""
+
+    greeting: str | None = "Greet the caller in one short sentence and ask how you can help."
+    system_instruction: str | None = None
+    google_search: bool = False
+    tools: ToolRegistry = field(default_factory=ToolRegistry)
+
+
+@dataclass
+class Call:
+    """A running call, as the server tracks it."""
+
+    call_id: str
+    task: PipelineWorker
+    stage: LiveStage
+
+
+def build_call(
+    connection: SmallWebRTCConnection, live: LiveSettings, options: CallOptions, call_id: str
+) -> Call:
+    """Assemble the pipeline for one caller's peer connection."""
+    transport = SmallWebRTCTransport(
+        webrtc_connection=connection,
+        params=TransportParams(
+            audio_in_enabled=True,
+            audio_out_enabled=True,
+            audio_in_sample_rate=CALLER_SAMPLE_RATE,
+            audio_out_sample_rate=BOT_SAMPLE_RATE,
+        ),
+    )
+    stage = LiveStage(
+        live=live,
+        tools=options.tools,
+        system_instruction=options.system_instruction,
+        google_search=options.google_search,
+        call_id=call_id,
+        inference_on_context_initialization=bool(options.greeting),
+    )
+    context = LLMContext()
+    if options.greeting:
+        context.add_message({"role": "developer", "content": options.greeting})
+    user_aggregator, assistant_aggregator = LLMContextAggregatorPair(context)
+    pipeline = Pipeline(
+        [transport.input(), user_aggregator, stage, transport.output(), assistant_aggregator]
+    )
+    task = PipelineWorker(
+        pipeline,
+        params=PipelineParams(enable_metrics=True, enable_usage_metrics=True),
+        idle_timeout_secs=None,
+    )
+
+    @transport.event_handler("on_client_connected")
+    async def on_client_connected(_transport, _client) -> None:
+        logger.info("caller connected")
+        # Hands the context to the stage: it seeds the session and starts taking audio.
+        await task.queue_frames([LLMRunFrame()])
+
+    @transport.event_handler("on_client_disconnected")
+    async def on_client_disconnected(_transport, _client) -> None:
+        logger.info("caller left")
+        await task.cancel()
+
+    return Call(call_id=call_id, task=task, stage=stage)
+
+
+async def run_call(call: Call) -> None:
+    """Run the call until the caller leaves or the server stops it."""
+    with logger.contextualize(call_id=call.call_id):
+        logger.info("call started")
+        try:
+            runner = WorkerRunner(handle_sigint=False)
+            await runner.add_workers(call.task)
+            await runner.run()
+        finally:
+            logger.info(f"call ended (Live reconnects: {call.stage.reconnects})")

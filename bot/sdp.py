@@ -1,0 +1,39 @@
+"""Checks on a caller's SDP offer before aiortc sees it.
+
+aiortc answers almost any text with an empty answer; a caller (or an attacker)
+should instead hear exactly what is wrong with the offer, and no call should
+start for it.
+"""
+
+from __future__ import annotations
+
+from aiortc.sdp import SessionDescription
+
+
+class OfferError(ValueError):
+    """The offer cannot be used; the message says why."""
+
+
+def check_offer(sdp: str) -> SessionDescription:
+    """Parse the offer and insist on what a call needs: one audio stream we can answer."""
+    if not sdp.lstrip().startswith("v=0"):
+        raise OfferError("not an SDP offer (it must start with 'v=0')")
+    try:
+        parsed = SessionDescription.parse(sdp)
+    except Exception as e:  # aiortc raises ValueError, KeyError, IndexError… on bad lines
+        raise OfferError(f"the SDP could not be parsed ({type(e).__name__}: {e})") from e
+    audio = [m for m in parsed.media if m.kind == "audio"]
+    if not audio:
+        raise OfferError("the offer has no audio stream: the call needs a microphone track")
+    if len(audio) > 1:
+        raise OfferError(f"the offer has {len(audio)} audio streams; a call takes one")
+    media = audio[0]
+    if media.direction not in (None, "sendrecv", "sendonly"):
+        raise OfferError(f"the audio stream is '{media.direction}': the caller must send audio")
+    if not any(c.mimeType.lower() == "audio/opus" for c in media.rtp.codecs):
+        raise OfferError("the audio stream does not offer Opus")
+    if not (media.ice.usernameFragment and media.ice.password):
+        raise OfferError("the audio stream has no ICE credentials (a=ice-ufrag / a=ice-pwd)")
+    if media.dtls is None or not media.dtls.fingerprints:
+        raise OfferError("the audio stream has no DTLS fingerprint (a=fingerprint)")
+    return parsed

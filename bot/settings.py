@@ -1,0 +1,304 @@
+"""Typed settings from the environment and `.env`, checked once at start.
+
+Every setting is documented in `.env.example`. `load_settings()` collects every
+problem it finds and raises one `SettingsError` that says, for each, which
+variable is wrong and what to set it to, so an operator fixes them all at once.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import TypeVar
+
+from dotenv import dotenv_values
+
+
+class Backend(StrEnum):
+    """Which Google endpoint serves the Live session."""
+
+    DEVELOPER = "developer"  # Gemini Developer API, API key
+    VERTEX = "vertex"  # Vertex AI, project + location + credentials
+
+
+class Sensitivity(StrEnum):
+    """Gemini's automatic activity detection sensitivities."""
+
+    HIGH = "HIGH"
+    LOW = "LOW"
+
+
+DEFAULT_SYSTEM_INSTRUCTION = (
+    "You are livebot, a friendly voice assistant people call from their browser. "
+    "Speak naturally and keep answers short: one to three sentences. "
+    "You can look at and change the caller's calendar and lights with your tools; "
+    "say briefly what you are doing, and never invent a result a tool did not give you."
+)
+
+
+_E = TypeVar("_E", bound=StrEnum)
+
+
+class SettingsError(ValueError):
+    """One or more settings are wrong; the message lists each with its fix."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(
+            f"livebot cannot start: {len(problems)} setting(s) to fix "
+            f"(in the environment or .env; see .env.example):\n{lines}"
+        )
+
+
+@dataclass(frozen=True)
+class VadSettings:
+    """Server-side voice activity detection, as Gemini Live's realtimeInputConfig takes it."""
+
+    start_sensitivity: Sensitivity | None = None
+    end_sensitivity: Sensitivity | None = None
+    prefix_padding_ms: int | None = None
+    silence_duration_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class LiveSettings:
+    """Everything the Live stage needs to open and keep a session."""
+
+    backend: Backend = Backend.DEVELOPER
+    api_key: str | None = None
+    project: str | None = None
+    location: str | None = None
+    credentials_path: str | None = None
+    model: str = "models/gemini-3.8-live"
+    api_version: str | None = None
+    voice: str = "Charon"
+    language: str = "en-US"
+    system_instruction: str = DEFAULT_SYSTEM_INSTRUCTION
+    vad: VadSettings = field(default_factory=VadSettings)
+    affective_dialog: bool = False
+    proactive_audio: bool = False
+    thinking_budget: int | None = None
+    context_compression: bool = True
+    compression_trigger_tokens: int | None = None
+    session_resumption: bool = True
+    ping_interval: float = 20.0
+    ping_timeout: float = 60.0
+    handover_buffer_seconds: float = 20.0
+
+    @property
+    def offline(self) -> bool:
+        """No key and no Vertex project: run against the built-in emulator as an echo test."""
+        return self.backend is Backend.DEVELOPER and not self.api_key
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The whole bot's settings."""
+
+    live: LiveSettings
+    host: str = "127.0.0.1"
+    port: int = 7860
+    public_url: str | None = None
+    data_dir: Path = Path("data")
+    log_level: str = "INFO"
+
+    @property
+    def base_url(self) -> str:
+        """The URL a caller opens (the public one when set, else the local one)."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "localhost" if self.host in ("0.0.0.0", "127.0.0.1", "::") else self.host
+        return f"http://{host}:{self.port}"
+
+
+class _Reader:
+    """Reads typed values from a mapping and remembers every problem."""
+
+    def __init__(self, env: Mapping[str, str]):
+        self.env = env
+        self.problems: list[str] = []
+
+    def str(self, name: str, default: str | None = None) -> str | None:
+        value = self.env.get(name)
+        if value is None or value.strip() == "":
+            return default
+        return value.strip()
+
+    def int(self, name: str, default: int | None, *, lo: int, hi: int) -> int | None:
+        raw = self.str(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            self.problems.append(f"{name}={raw!r} is not a whole number: set it to {lo}..{hi}.")
+            return default
+        if not lo <= value <= hi:
+            self.problems.append(f"{name}={value} is out of range: set it to {lo}..{hi}.")
+            return default
+        return value
+
+    def float(self, name: str, default: float, *, lo: float, hi: float) -> float:
+        raw = self.str(name)
+        if raw is None:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            self.problems.append(f"{name}={raw!r} is not a number: set it to {lo}..{hi}.")
+            return default
+        if not lo <= value <= hi:
+            self.problems.append(f"{name}={value} is out of range: set it to {lo}..{hi}.")
+            return default
+        return value
+
+    def bool(self, name: str, default: bool) -> bool:
+        raw = self.str(name)
+        if raw is None:
+            return default
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        self.problems.append(f"{name}={raw!r} is not a yes/no value: set it to true or false.")
+        return default
+
+    def choice(self, name: str, enum: type[_E], default: _E | None) -> _E | None:
+        raw = self.str(name)
+        if raw is None:
+            return default
+        for member in enum:
+            if raw.lower() == member.value.lower():
+                return member
+        allowed = ", ".join(m.value for m in enum)
+        self.problems.append(f"{name}={raw!r} is not allowed: set it to one of {allowed}.")
+        return default
+
+
+def read_env(env_file: Path | None = Path(".env")) -> dict[str, str]:
+    """The environment with `.env` underneath it (real environment variables win)."""
+    merged: dict[str, str] = {}
+    if env_file is not None and env_file.is_file():
+        merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    merged.update(os.environ)
+    return merged
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Build and check the settings; raise `SettingsError` listing every problem."""
+    r = _Reader(read_env() if env is None else env)
+
+    backend = r.choice("LIVE_BACKEND", Backend, Backend.DEVELOPER) or Backend.DEVELOPER
+    api_key = r.str("GOOGLE_API_KEY") or r.str("GEMINI_API_KEY")
+    project = r.str("GOOGLE_CLOUD_PROJECT")
+    location = r.str("GOOGLE_CLOUD_LOCATION", "us-central1")
+    credentials_path = r.str("GOOGLE_APPLICATION_CREDENTIALS")
+    if backend is Backend.VERTEX:
+        if not project:
+            r.problems.append(
+                "GOOGLE_CLOUD_PROJECT is missing: LIVE_BACKEND=vertex needs your Google Cloud "
+                "project id (or set LIVE_BACKEND=developer and GOOGLE_API_KEY)."
+            )
+        if credentials_path and not Path(credentials_path).is_file():
+            r.problems.append(
+                f"GOOGLE_APPLICATION_CREDENTIALS={credentials_path!r} does not exist: point it "
+                "at a service-account JSON file, or unset it to use application default credentials."
+            )
+
+    model = r.str("LIVE_MODEL", LiveSettings.model) or LiveSettings.model
+    if not model.startswith("models/") and backend is Backend.DEVELOPER:
+        model = f"models/{model}"
+    api_version = r.str("LIVE_API_VERSION")
+    if api_version is not None and api_version not in ("v1", "v1beta", "v1alpha"):
+        r.problems.append(f"LIVE_API_VERSION={api_version!r}: set it to v1alpha, v1beta or v1.")
+        api_version = None
+
+    affective = r.bool("LIVE_AFFECTIVE_DIALOG", False)
+    proactive = r.bool("LIVE_PROACTIVE_AUDIO", False)
+    if (affective or proactive) and backend is Backend.DEVELOPER and api_version is None:
+        # Both features exist only in the v1alpha surface of the Developer API.
+        api_version = "v1alpha"
+
+    vad = VadSettings(
+        start_sensitivity=r.choice("LIVE_VAD_START_SENSITIVITY", Sensitivity, None),
+        end_sensitivity=r.choice("LIVE_VAD_END_SENSITIVITY", Sensitivity, None),
+        prefix_padding_ms=r.int("LIVE_VAD_PREFIX_PADDING_MS", None, lo=0, hi=5000),
+        silence_duration_ms=r.int("LIVE_VAD_SILENCE_MS", None, lo=0, hi=10000),
+    )
+    ping_interval = r.float("LIVE_PING_INTERVAL", 20.0, lo=1.0, hi=300.0)
+    ping_timeout = r.float("LIVE_PING_TIMEOUT", 60.0, lo=1.0, hi=600.0)
+    if ping_timeout < 30.0:
+        r.problems.append(
+            f"LIVE_PING_TIMEOUT={ping_timeout:g} is too short: Gemini Live's pongs can take up "
+            "to 30 s, so a shorter timeout drops healthy sessions. Set it to 30 or more."
+        )
+
+    live = LiveSettings(
+        backend=backend,
+        api_key=api_key,
+        project=project,
+        location=location,
+        credentials_path=credentials_path,
+        model=model,
+        api_version=api_version,
+        voice=r.str("LIVE_VOICE", "Charon") or "Charon",
+        language=r.str("LIVE_LANGUAGE", "en-US") or "en-US",
+        system_instruction=r.str("LIVE_SYSTEM_INSTRUCTION", DEFAULT_SYSTEM_INSTRUCTION)
+        or DEFAULT_SYSTEM_INSTRUCTION,
+        vad=vad,
+        affective_dialog=affective,
+        proactive_audio=proactive,
+        thinking_budget=r.int("LIVE_THINKING_BUDGET", None, lo=-1, hi=32768),
+        context_compression=r.bool("LIVE_CONTEXT_COMPRESSION", True),
+        compression_trigger_tokens=r.int(
+            "LIVE_COMPRESSION_TRIGGER_TOKENS", None, lo=1000, hi=10_000_000
+        ),
+        session_resumption=r.bool("LIVE_SESSION_RESUMPTION", True),
+        ping_interval=ping_interval,
+        ping_timeout=ping_timeout,
+        handover_buffer_seconds=r.float("LIVE_HANDOVER_BUFFER_SECONDS", 20.0, lo=1.0, hi=120.0),
+    )
+
+    port = r.int("PORT", 7860, lo=1, hi=65535) or 7860
+    log_level = (r.str("LOG_LEVEL", "INFO") or "INFO").upper()
+    if log_level not in ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"):
+        r.problems.append(f"LOG_LEVEL={log_level!r}: set it to DEBUG, INFO, WARNING or ERROR.")
+        log_level = "INFO"
+
+    settings = Settings(
+        live=live,
+        host=r.str("HOST", "127.0.0.1") or "127.0.0.1",
+        port=port,
+        public_url=r.str("PUBLIC_URL"),
+        data_dir=Path(r.str("LIVEBOT_DATA_DIR", "data") or "data"),
+        log_level=log_level,
+    )
+    if r.problems:
+        raise SettingsError(r.problems)
+    return settings
+
+
+def feature_warnings(live: LiveSettings) -> list[str]:
+    """What the chosen backend and model cannot do, said at start rather than mid-call."""
+    notes: list[str] = []
+    if live.backend is Backend.VERTEX:
+        notes.append(
+            "Vertex AI's Live endpoint does not take NON_BLOCKING tools or result scheduling: "
+            "tools run BLOCKING, so the bot waits silently while a tool runs."
+        )
+        if live.affective_dialog or live.proactive_audio:
+            notes.append(
+                "LIVE_AFFECTIVE_DIALOG / LIVE_PROACTIVE_AUDIO may be refused by Vertex AI "
+                "for this model; the session will report it at connect time."
+            )
+    if (
+        live.thinking_budget is not None
+        and "native-audio" not in live.model
+        and "3." not in live.model
+    ):
+        notes.append(f"LIVE_THINKING_BUDGET is ignored by models without thinking ({live.model}).")
+    return notes
