@@ -1,0 +1,112 @@
+"""What the emulator saw and did: per-message and per-connection records."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
+
+from .protocol import encode
+
+if TYPE_CHECKING:
+    from websockets.asyncio.server import ServerConnection
+
+__all__ = ["ConnectionRecord", "ReceivedRecord", "SentRecord"]
+
+
+@dataclass(frozen=True)
+class ReceivedRecord:
+    """One client message, in arrival order.
+
+    ``kind`` is the top-level key (``setup``, ``realtimeInput``, ``clientContent``,
+    ``toolResponse``) or ``invalid`` for frames that could not be parsed.
+    ``message`` has camelCase keys; ``raw`` is exactly what was received.
+    """
+
+    connection: int
+    session: str | None
+    t: float
+    kind: str
+    message: dict[str, Any]
+    raw: Any
+
+    @property
+    def body(self) -> dict[str, Any]:
+        value = self.message.get(self.kind)
+        return value if isinstance(value, dict) else {}
+
+    @property
+    def sub(self) -> str | None:
+        """For ``realtimeInput``: ``audio``, ``mediaChunks``, ``text``, ``activityStart``..."""
+        return next(iter(self.body), None) if self.kind == "realtimeInput" else None
+
+
+@dataclass(frozen=True)
+class SentRecord:
+    """One server message."""
+
+    connection: int
+    t: float
+    message: dict[str, Any]
+
+    @property
+    def kind(self) -> str:
+        return next(iter(self.message), "")
+
+
+@dataclass
+class ConnectionRecord:
+    """One WebSocket connection (a logical session can span several)."""
+
+    index: int
+    path: str
+    headers: dict[str, str]
+    api_key: str | None
+    opened_at: float = field(default_factory=time.monotonic)
+    api_version: str | None = None
+    session_id: str | None = None
+    #: The setup body (camelCase) and the raw setup message.
+    setup: dict[str, Any] | None = None
+    raw_setup: Any = None
+    setup_at: float | None = None
+    #: The handle this connection resumed from, if any.
+    resumed_from: str | None = None
+    closed_at: float | None = None
+    close_code: int | None = None
+    close_reason: str | None = None
+    closed_by: Literal["server", "client"] | None = None
+    audio_bytes: int = 0
+    pings: int = 0
+    sent: list[SentRecord] = field(default_factory=list)
+    ws: ServerConnection | None = field(default=None, repr=False)
+    #: Set as soon as the server decides to close (before the handshake ends).
+    closing: bool = False
+
+    @property
+    def open(self) -> bool:
+        return (
+            self.ws is not None
+            and not self.closing
+            and self.closed_at is None
+            and self.ws.state is State.OPEN
+        )
+
+    async def send(self, message: dict[str, Any]) -> None:
+        """Send one server message (binary frame); raises ConnectionClosed."""
+        if self.ws is None or self.closing:
+            raise ConnectionClosed(None, None)
+        self.sent.append(SentRecord(self.index, time.monotonic(), message))
+        await self.ws.send(encode(message))
+
+    async def close(self, code: int, reason: str = "") -> None:
+        """Close from the server side and record why."""
+        if self.ws is None or self.closing or self.closed_at is not None:
+            return
+        # a close reason is limited to 123 bytes (RFC 6455 control frame)
+        reason = reason.encode("utf-8")[:123].decode("utf-8", "ignore")
+        self.closing = True
+        self.close_code, self.close_reason, self.closed_by = code, reason, "server"
+        await self.ws.close(code, reason)

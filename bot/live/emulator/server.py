@@ -1,0 +1,472 @@
+"""The emulator's TLS WebSocket server (BidiGenerateContent)."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from collections.abc import Callable
+from http import HTTPStatus
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from loguru import logger
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Request, Response
+from websockets.protocol import State
+
+from . import protocol as P
+from .audio import resample
+from .recording import ConnectionRecord, ReceivedRecord, SentRecord
+from .session import INPUT_RATE, LiveSession, Script, SessionGone, Utterance
+from .tls import TlsMaterial, generate_tls
+
+__all__ = ["LiveEmulator"]
+
+INVALID_KEY_REASON = "API key not valid. Please pass a valid API key."
+MISSING_KEY_REASON = (
+    "Method doesn't allow unregistered callers. "
+    "Please use API Key or other form of API consumer identity to call this API."
+)
+UNKNOWN_HANDLE_REASON = (
+    "Session not found: the session resumption handle is invalid or has expired."
+)
+RESUME_WHILE_OPEN_REASON = (
+    "The session is still active on another connection. Close it before resuming."
+)
+
+
+def _connection_class(get_delay: Callable[[], float]) -> type[ServerConnection]:
+    """A ServerConnection whose pongs are delayed by ``get_delay()`` seconds.
+
+    websockets answers pings inside the sans-I/O protocol (``recv_frame``); we wrap that
+    method on the protocol instance so a PING is recorded and answered later.
+    """
+
+    class DelayedPongConnection(ServerConnection):
+        pings = 0
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            original = self.protocol.recv_frame
+
+            def recv_frame(frame: Frame) -> None:
+                if frame.opcode is Opcode.PING:
+                    self.pings += 1
+                    delay = get_delay()
+                    if delay > 0:
+                        self.protocol.events.append(frame)
+                        self.loop.call_later(delay, self._send_pong, bytes(frame.data))
+                        return
+                original(frame)
+
+            self.protocol.recv_frame = recv_frame  # type: ignore[method-assign]
+
+        def _send_pong(self, data: bytes) -> None:
+            if self.protocol.state is State.OPEN:
+                self.protocol.send_pong(data)
+                self.send_data()
+
+    return DelayedPongConnection
+
+
+class LiveEmulator:
+    """A local, protocol-faithful Gemini Live (BidiGenerateContent) server.
+
+    ``api_keys``: accepted keys (``None``: any non-empty key).  ``script`` plays the
+    model for each logical session (default :func:`~bot.live.emulator.scripts.echo`).
+    ``pong_delay`` (settable at runtime) delays answers to client pings.
+    ``stream_rate``/``chunk_ms``/``wait_for_playback``/``reconnect_timeout`` are the
+    defaults for new :class:`LiveSession` objects.  TLS material goes to ``data_dir``
+    (a temporary directory if omitted).
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        api_keys: set[str] | None = None,
+        script: Script | None = None,
+        pong_delay: float = 0.0,
+        data_dir: str | Path | None = None,
+        stream_rate: float = 1.5,
+        chunk_ms: int = 40,
+        wait_for_playback: bool = True,
+        reconnect_timeout: float = 30.0,
+        setup_timeout: float = 10.0,
+    ) -> None:
+        if script is None:
+            from .scripts import echo
+
+            script = echo
+        self.host = host
+        self._requested_port = port
+        self.api_keys = api_keys
+        self.script: Script = script
+        self.pong_delay = pong_delay
+        self.stream_rate = stream_rate
+        self.chunk_ms = chunk_ms
+        self.wait_for_playback = wait_for_playback
+        self.reconnect_timeout = reconnect_timeout
+        self.setup_timeout = setup_timeout
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._data_dir = Path(data_dir) if data_dir is not None else None
+        self.tls: TlsMaterial | None = None
+        self._server: Server | None = None
+
+        #: Everything received, in order.
+        self.received: list[ReceivedRecord] = []
+        self.connections: list[ConnectionRecord] = []
+        self.sessions: list[LiveSession] = []
+        #: Handshakes refused at the HTTP level: (path, status).
+        self.rejected: list[tuple[str, int]] = []
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> LiveEmulator:
+        if self._data_dir is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="gemini-live-emulator-")
+            self._data_dir = Path(self._tmp.name)
+        self.tls = generate_tls(self._data_dir)
+        self._server = await serve(
+            self._handle,
+            self.host,
+            self._requested_port,
+            ssl=self.tls.server_context(),
+            process_request=self._process_request,
+            create_connection=_connection_class(lambda: self.pong_delay),
+            ping_interval=None,
+            max_size=32 * 2**20,
+            close_timeout=2,
+        )
+        logger.info("Gemini Live emulator listening on {}", self.base_url)
+        return self
+
+    async def stop(self) -> None:
+        for s in self.sessions:
+            s._end()
+            if s.task is not None and not s.task.done():
+                s.task.cancel()
+        for c in self.connections:
+            if c.open:
+                try:
+                    await c.close(1001, "Server shutting down.")
+                except Exception:
+                    pass
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        tasks = [s.task for s in self.sessions if s.task is not None]
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    async def __aenter__(self) -> LiveEmulator:
+        return await self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "emulator not started"
+        return int(next(iter(self._server.sockets)).getsockname()[1])
+
+    @property
+    def base_url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"https://{host}:{self.port}"
+
+    @property
+    def ca_file(self) -> Path:
+        assert self.tls is not None, "emulator not started"
+        return self.tls.ca_file
+
+    # ------------------------------------------------------------------ queries
+
+    @property
+    def setups(self) -> list[dict[str, Any]]:
+        """The parsed (camelCase) setup of each connection that sent one, in order."""
+        return [c.setup for c in self.connections if c.setup is not None]
+
+    @property
+    def sent(self) -> list[SentRecord]:
+        """All server messages, ordered by time."""
+        return sorted((m for c in self.connections for m in c.sent), key=lambda m: m.t)
+
+    def received_of(
+        self, kind: str, sub: str | None = None, *, session: str | None = None
+    ) -> list[ReceivedRecord]:
+        return [
+            r
+            for r in self.received
+            if r.kind == kind
+            and (sub is None or r.sub == sub)
+            and (session is None or r.session == session)
+        ]
+
+    def session(self, id: str | None = None) -> LiveSession:
+        """The session with ``id`` (default: the latest)."""
+        if id is None:
+            return self.sessions[-1]
+        return next(s for s in self.sessions if s.id == id)
+
+    def caller_audio(self, session: str | None = None) -> bytes:
+        """All caller PCM (16 kHz int16) received, for one session or all."""
+        return b"".join(bytes(s.caller_pcm) for s in self.sessions if session in (None, s.id))
+
+    def function_responses(self, session: str | None = None) -> list[Any]:
+        return [r for s in self.sessions if session in (None, s.id) for r in s.function_responses]
+
+    async def wait_for(
+        self, predicate: Callable[[], Any], timeout: float = 5.0, interval: float = 0.01
+    ) -> Any:
+        """Poll ``predicate`` until truthy (test helper)."""
+        async with asyncio.timeout(timeout):
+            while not (value := predicate()):  # noqa: ASYNC110 - polling helper
+                await asyncio.sleep(interval)
+            return value
+
+    # ------------------------------------------------------------------ connection handling
+
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        path = urlsplit(request.path).path
+        if not P.BIDI_PATH_RE.match(path):
+            self.rejected.append((request.path, 404))
+            logger.warning("emulator: refusing {}", request.path)
+            return connection.respond(HTTPStatus.NOT_FOUND, "Not Found\n")
+        return None
+
+    def _record(
+        self, conn: ConnectionRecord, session: LiveSession | None, data: str | bytes
+    ) -> P.ClientMessage:
+        try:
+            msg = P.parse_client_message(data)
+        except P.ProtocolError:
+            raw = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+            self.received.append(
+                ReceivedRecord(
+                    conn.index, session and session.id, time.monotonic(), "invalid", {}, raw
+                )
+            )
+            raise
+        self.received.append(
+            ReceivedRecord(
+                conn.index, session and session.id, time.monotonic(), msg.kind, msg.message, msg.raw
+            )
+        )
+        return msg
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        request = ws.request
+        assert request is not None
+        split = urlsplit(request.path)
+        query_key = parse_qs(split.query).get("key", [None])[0]
+        key = request.headers.get("x-goog-api-key") or query_key
+        m = P.BIDI_PATH_RE.match(split.path)
+        conn = ConnectionRecord(
+            index=len(self.connections),
+            path=request.path,
+            headers=dict(request.headers.raw_items()),
+            api_key=key,
+            api_version=m.group(1) if m else None,
+            ws=ws,
+        )
+        self.connections.append(conn)
+        session: LiveSession | None = None
+        try:
+            try:
+                first = await asyncio.wait_for(ws.recv(), self.setup_timeout)
+            except TimeoutError:
+                raise P.ProtocolError(
+                    P.CLOSE_INTERNAL, "Deadline expired before operation could complete."
+                ) from None
+            if not key:
+                self._record_quietly(conn, first)
+                raise P.ProtocolError(P.CLOSE_POLICY, MISSING_KEY_REASON)
+            if self.api_keys is not None and key not in self.api_keys:
+                self._record_quietly(conn, first)
+                raise P.ProtocolError(P.CLOSE_POLICY, INVALID_KEY_REASON)
+            msg = self._record(conn, None, first)
+            if msg.kind != "setup":
+                raise P.ProtocolError(
+                    P.CLOSE_INVALID_ARGUMENT,
+                    f"Invalid request: the first message must be setup, got {msg.kind}.",
+                )
+            session = await self._on_setup(conn, msg)
+            async for data in ws:
+                msg = self._record(conn, session, data)
+                await self._dispatch(session, conn, msg)
+        except P.ProtocolError as e:
+            logger.info("emulator: closing connection {}: {} {}", conn.index, e.code, e.reason)
+            await conn.close(e.code, e.reason)
+        except ConnectionClosed:
+            pass
+        finally:
+            conn.closed_at = time.monotonic()
+            if conn.closed_by is None:
+                conn.closed_by = "client"
+                conn.close_code = ws.close_code
+                conn.close_reason = ws.close_reason
+            conn.closing = True
+            logger.debug(
+                "emulator: connection {} closed by {} ({} {})",
+                conn.index,
+                conn.closed_by,
+                conn.close_code,
+                conn.close_reason,
+            )
+            if session is not None:
+                session._detached()
+                if not session.resumption_enabled:
+                    session._end()
+                    if session.task is not None:
+                        session.task.cancel()
+
+    def _record_quietly(self, conn: ConnectionRecord, data: str | bytes) -> None:
+        try:
+            self._record(conn, None, data)
+        except P.ProtocolError:
+            pass
+
+    async def _on_setup(self, conn: ConnectionRecord, msg: P.ClientMessage) -> LiveSession:
+        setup = msg.body
+        conn.setup, conn.raw_setup, conn.setup_at = setup, msg.raw, time.monotonic()
+        if not setup.get("model"):
+            raise P.ProtocolError(
+                P.CLOSE_INVALID_ARGUMENT, "Invalid request: setup.model is required."
+            )
+        handle = (setup.get("sessionResumption") or {}).get("handle")
+        if handle:
+            found = next((s for s in self.sessions if handle in s.handles and not s.ended), None)
+            if found is None:
+                raise P.ProtocolError(P.CLOSE_POLICY, UNKNOWN_HANDLE_REASON)
+            if found.connection is not None:
+                raise P.ProtocolError(P.CLOSE_INTERNAL, RESUME_WHILE_OPEN_REASON)
+            session = found
+            session.setup = setup
+            session.setups.append(setup)
+            conn.resumed_from = handle
+            session._attach(conn, handle)
+            logger.info("emulator: connection {} resumed {}", conn.index, session.id)
+        else:
+            session = LiveSession(
+                setup,
+                stream_rate=self.stream_rate,
+                chunk_ms=self.chunk_ms,
+                wait_for_playback=self.wait_for_playback,
+                reconnect_timeout=self.reconnect_timeout,
+            )
+            self.sessions.append(session)
+            session._attach(conn, None)
+            logger.info(
+                "emulator: connection {} started {} ({})", conn.index, session.id, setup["model"]
+            )
+        # records made before the session was known
+        for i in range(len(self.received) - 1, -1, -1):
+            r = self.received[i]
+            if r.connection == conn.index and r.session is None:
+                self.received[i] = ReceivedRecord(
+                    r.connection, session.id, r.t, r.kind, r.message, r.raw
+                )
+                break
+        await conn.send(P.setup_complete())
+        if session.task is None:
+            session.task = asyncio.create_task(
+                self._run_script(session), name=f"script-{session.id}"
+            )
+        await session._resumption_update(conn)
+        return session
+
+    async def _run_script(self, session: LiveSession) -> None:
+        try:
+            await self.script(session)
+        except SessionGone as e:
+            logger.info("emulator script for {} stopped: {}", session.id, e)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            session.script_error = e
+            logger.exception("emulator script for {} failed", session.id)
+
+    async def _on_audio_blob(
+        self, session: LiveSession, conn: ConnectionRecord, blob: dict[str, Any]
+    ) -> None:
+        mime = str(blob.get("mimeType") or "")
+        if not mime.startswith("audio/"):
+            return  # video/image frames: recorded only
+        pcm = P.b64decode(str(blob.get("data") or ""))
+        rate = INPUT_RATE
+        for param in mime.split(";")[1:]:
+            k, _, v = param.strip().partition("=")
+            if k == "rate" and v.isdigit():
+                rate = int(v)
+        if rate != INPUT_RATE:
+            pcm = resample(pcm, rate, INPUT_RATE)
+        conn.audio_bytes += len(pcm)
+        session.caller_pcm += pcm
+        await session._on_audio(conn, pcm)
+
+    async def _dispatch(
+        self, session: LiveSession, conn: ConnectionRecord, msg: P.ClientMessage
+    ) -> None:
+        body = msg.body
+        if msg.kind == "setup":
+            raise P.ProtocolError(
+                P.CLOSE_INVALID_ARGUMENT,
+                "Invalid request: setup may only be sent once per connection.",
+            )
+        if msg.kind == "realtimeInput":
+            if isinstance(body.get("audio"), dict):
+                await self._on_audio_blob(session, conn, body["audio"])
+            for blob in body.get("mediaChunks") or []:
+                if isinstance(blob, dict):
+                    await self._on_audio_blob(session, conn, blob)
+            manual_keys = [k for k in ("activityStart", "activityEnd") if k in body]
+            if manual_keys and session.automatic_activity_detection:
+                raise P.ProtocolError(
+                    P.CLOSE_INVALID_ARGUMENT,
+                    "Explicit activity control is not supported when automatic activity "
+                    "detection is enabled.",
+                )
+            if "activityStart" in body:
+                await session._on_activity_start()
+            if "activityEnd" in body:
+                session._on_activity_end(conn)
+            if body.get("audioStreamEnd"):
+                await session._on_audio_stream_end(conn)
+            if isinstance(body.get("text"), str) and body["text"]:
+                session._add_utterance(Utterance("text", conn.index, text=body["text"]))
+        elif msg.kind == "clientContent":
+            turns = body.get("turns") or []
+            if isinstance(turns, dict):
+                turns = [turns]
+            session.client_turns.extend(turns)
+            if body.get("turnComplete"):
+                text = "".join(
+                    str(p.get("text", ""))
+                    for t in turns[-1:]
+                    for p in (t.get("parts") or [])
+                    if isinstance(p, dict)
+                )
+                await session._interrupt()
+                session._add_utterance(
+                    Utterance("client_content", conn.index, text=text, turns=list(turns))
+                )
+        elif msg.kind == "toolResponse":
+            for fr in body.get("functionResponses") or []:
+                if isinstance(fr, dict):
+                    session._on_function_response(conn, fr)
