@@ -1,0 +1,551 @@
+"""A headless WebRTC caller (aiortc) for livebot's SmallWebRTC endpoint.
+
+It does what the browser client does, without a browser:
+
+* offers one audio transceiver (``sendrecv``, index 0: Pipecat's SmallWebRTCConnection
+  reads the caller's mic from transceiver 0 and puts the bot's voice on its sender), and a
+  data channel, which the server only listens for (RTVI messages travel on it);
+* ``POST {base}/api/offer`` with ``{"sdp", "type": "offer"}`` (+ ``request_data``); aiortc
+  gathers every ICE candidate before the offer is sent, so no trickle (``PATCH``) is needed;
+* sends the RTVI ``client-ready`` message once the data channel is open (the prebuilt
+  client does; the bot answers ``bot-ready``);
+* sends 20 ms frames of silence, or of queued speech, paced in real time (Opus by aiortc);
+* decodes the bot's audio and keeps it as mono 16-bit PCM with per-frame receive times.
+
+Unlike the JS client it sends no ``ping`` keep-alives (the server then trusts the ICE
+state), offers video only with ``video=True`` and ignores the server's renegotiation
+requests (they are only about video).
+
+CLI: ``python -m bot.caller http://localhost:7860 --wav in.wav --out reply.wav --seconds 10``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import fractions
+import json
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+import wave
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+from aiortc import (
+    MediaStreamTrack,
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
+from aiortc.mediastreams import MediaStreamError
+from loguru import logger
+
+SEND_RATE = 48000
+FRAME_SECONDS = 0.02
+DEFAULT_SILENCE_RMS = 100.0  # int16 units; Opus-coded silence decodes to ~0
+RTVI_LABEL = "rtvi-ai"
+
+
+class CallerError(RuntimeError):
+    """The server refused the call (HTTP error) or answered something unusable."""
+
+    def __init__(self, message: str, status: int | None = None, detail: Any = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class ReceivedFrame:
+    """One decoded frame of bot audio."""
+
+    time: float  # time.monotonic() when it was decoded
+    pcm: bytes  # mono int16
+    sample_rate: int
+    rms: float
+
+    @property
+    def seconds(self) -> float:
+        return len(self.pcm) / 2 / self.sample_rate
+
+
+def pcm_rms(pcm: bytes) -> float:
+    samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2").astype(np.float64)
+    return float(np.sqrt(np.mean(samples**2))) if samples.size else 0.0
+
+
+def resample(pcm: bytes, src_rate: int, dst_rate: int) -> bytes:
+    """Resample mono int16 PCM (libswresample via PyAV)."""
+    if src_rate == dst_rate or not pcm:
+        return pcm
+    samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2").reshape(1, -1)
+    frame = av.AudioFrame.from_ndarray(samples, format="s16", layout="mono")
+    frame.sample_rate = src_rate
+    resampler = av.AudioResampler(format="s16", layout="mono", rate=dst_rate)
+    out = [*resampler.resample(frame), *resampler.resample(None)]
+    return b"".join(f.to_ndarray().astype("<i2").tobytes() for f in out)
+
+
+def _to_mono_s16(frame: av.AudioFrame) -> bytes:
+    channels = len(frame.layout.channels)
+    if frame.format.name in ("s16", "s16p"):
+        arr = frame.to_ndarray()
+        if channels > 1:
+            arr = arr.mean(axis=0) if frame.format.is_planar else arr.reshape(-1, channels).mean(1)
+        return np.asarray(arr).round().astype("<i2").tobytes()
+    resampler = av.AudioResampler(format="s16", layout="mono", rate=frame.sample_rate)
+    return b"".join(f.to_ndarray().astype("<i2").tobytes() for f in resampler.resample(frame))
+
+
+class _OutgoingAudio(MediaStreamTrack):
+    """The caller's microphone: queued PCM, else silence, in real-time paced 20 ms frames."""
+
+    kind = "audio"
+
+    def __init__(self, rate: int = SEND_RATE) -> None:
+        super().__init__()
+        self.rate = rate
+        self._samples = int(rate * FRAME_SECONDS)
+        self._buf = bytearray()
+        self._queued = 0  # bytes ever queued
+        self._sent = 0  # bytes of queued audio ever sent
+        self._start: float | None = None
+        self._pts = 0
+        self._drained = asyncio.Event()
+        self._drained.set()
+        self.played_until: float | None = None
+
+    def enqueue(self, pcm: bytes) -> None:
+        if not pcm:
+            return
+        self._buf += pcm
+        self._queued += len(pcm)
+        self._drained.clear()
+
+    async def wait_drained(self) -> None:
+        await self._drained.wait()
+
+    async def recv(self) -> av.AudioFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self._start is None:
+            self._start = time.monotonic()
+        else:
+            wait = self._start + self._pts / self.rate - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+        nbytes = self._samples * 2
+        chunk = bytes(self._buf[:nbytes])
+        del self._buf[:nbytes]
+        if chunk:
+            self._sent += len(chunk)
+            if self._sent >= self._queued:
+                self.played_until = time.monotonic() + len(chunk) / 2 / self.rate
+                self._drained.set()
+        chunk = chunk.ljust(nbytes, b"\0")
+        frame = av.AudioFrame(format="s16", layout="mono", samples=self._samples)
+        frame.planes[0].update(chunk)
+        frame.sample_rate = self.rate
+        frame.pts = self._pts
+        frame.time_base = fractions.Fraction(1, self.rate)
+        self._pts += self._samples
+        return frame
+
+
+IceServers = Sequence[str | RTCIceServer] | None
+
+
+class Caller:
+    """A headless caller: ``async with Caller(url) as c: await c.connect(); ...``.
+
+    Attributes:
+        received_frames: decoded bot audio frames (mono int16, receive timestamps), in order.
+        data_messages: JSON messages received on the data channel (RTVI), in order.
+        pc_id: the server's peer-connection id, after ``connect()``.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        offer_path: str = "/api/offer",
+        request_data: dict[str, Any] | None = None,
+        ice_servers: IceServers = None,
+        client_ready: bool = True,
+        video: bool = False,
+    ) -> None:
+        """
+        Args:
+            base_url: the bot server, e.g. ``http://localhost:7860``.
+            offer_path: path of the SDP offer endpoint.
+            request_data: sent with the offer as ``request_data`` (the bot sees it).
+            ice_servers: STUN/TURN URLs or ``RTCIceServer``s; none by default (host
+                candidates only; aiortc would otherwise try a public STUN server).
+            client_ready: send RTVI ``client-ready`` once the data channel opens.
+            video: also offer a receive-only video transceiver (index 1), as browsers do.
+        """
+        self.base_url = base_url.rstrip("/")
+        self.offer_path = offer_path
+        self.request_data = request_data
+        self.client_ready = client_ready
+        self.video = video
+        self.ice_servers = [
+            s if isinstance(s, RTCIceServer) else RTCIceServer(urls=s) for s in ice_servers or []
+        ]
+        self.pc: RTCPeerConnection | None = None
+        self.pc_id: str | None = None
+        self.received_frames: list[ReceivedFrame] = []
+        self.data_messages: list[Any] = []
+        self._out = _OutgoingAudio()
+        self._dc: Any = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._audio_track = asyncio.Event()
+        self._dc_open = asyncio.Event()
+        self._connected = asyncio.Event()
+        self._failed = asyncio.Event()
+        self._changed = asyncio.Event()  # set on every frame or message
+        self._closed = False
+
+    async def __aenter__(self) -> Caller:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # ------------------------------------------------------------------ connect
+
+    async def connect(self, timeout: float = 10) -> None:
+        """Offer/answer; return once ICE+DTLS are connected, the bot's audio track has
+        arrived and the data channel is open. Raises ``CallerError`` (HTTP error),
+        ``TimeoutError``, or ``ConnectionError`` (ICE/DTLS failed)."""
+        if self.pc is not None:
+            raise RuntimeError("connect() was already called")
+        pc = self.pc = RTCPeerConnection(RTCConfiguration(iceServers=self.ice_servers))
+        self._setup_pc(pc)
+        pc.addTransceiver(self._out, direction="sendrecv")
+        if self.video:
+            pc.addTransceiver("video", direction="recvonly")
+        self._dc = pc.createDataChannel("rtvi", ordered=True)
+        self._setup_dc(self._dc)
+        try:
+            async with asyncio.timeout(timeout):
+                await pc.setLocalDescription(await pc.createOffer())  # gathers ICE
+                body: dict[str, Any] = {"sdp": pc.localDescription.sdp, "type": "offer"}
+                if self.request_data is not None:
+                    body["request_data"] = self.request_data
+                answer = await self._post_offer(body)
+                self.pc_id = answer.get("pc_id")
+                await pc.setRemoteDescription(
+                    RTCSessionDescription(sdp=answer["sdp"], type=answer["type"])
+                )
+                await self._wait_connected()
+        except TimeoutError:
+            state = f"connection={pc.connectionState} ice={pc.iceConnectionState}"
+            got = f"audio track={self._audio_track.is_set()} data channel={self._dc_open.is_set()}"
+            await self.close()
+            raise TimeoutError(f"call not up within {timeout}s ({state}; {got})") from None
+        except BaseException:
+            await self.close()
+            raise
+        logger.info(f"caller connected to {self.base_url} (pc_id={self.pc_id})")
+        if self.client_ready:
+            await self.send_data(self._client_ready_message())
+
+    async def _wait_connected(self) -> None:
+        for event in (self._connected, self._audio_track, self._dc_open):
+            waiter = asyncio.ensure_future(event.wait())
+            failed = asyncio.ensure_future(self._failed.wait())
+            done, pending = await asyncio.wait(
+                {waiter, failed}, return_when=asyncio.FIRST_COMPLETED
+            )
+            for p in pending:
+                p.cancel()
+            if failed in done:
+                raise ConnectionError(
+                    f"peer connection failed ({self.pc and self.pc.connectionState})"
+                )
+
+    async def _post_offer(self, body: dict[str, Any]) -> dict[str, Any]:
+        url = self.base_url + self.offer_path
+        data = json.dumps(body).encode()
+
+        def post() -> tuple[int, bytes]:
+            req = urllib.request.Request(
+                url, data=data, method="POST", headers={"Content-Type": "application/json"}
+            )
+            try:
+                with urllib.request.urlopen(req, timeout=30) as resp:
+                    return resp.status, resp.read()
+            except urllib.error.HTTPError as e:
+                return e.code, e.read()
+
+        status, raw = await asyncio.to_thread(post)
+        try:
+            payload = json.loads(raw)
+        except ValueError:
+            payload = None
+        if status >= 400:
+            detail = payload.get("detail") if isinstance(payload, dict) else raw[:500]
+            raise CallerError(f"POST {url} -> {status}: {detail}", status=status, detail=detail)
+        if not isinstance(payload, dict) or payload.get("type") != "answer" or "sdp" not in payload:
+            raise CallerError(f"POST {url} -> {status}: not an SDP answer: {raw[:200]!r}", status)
+        return payload
+
+    def _setup_pc(self, pc: RTCPeerConnection) -> None:
+        @pc.on("connectionstatechange")
+        async def on_state() -> None:
+            logger.debug(f"caller: connection state {pc.connectionState}")
+            if pc.connectionState == "connected":
+                self._connected.set()
+            elif pc.connectionState in ("failed", "closed"):
+                self._failed.set()
+
+        @pc.on("track")
+        def on_track(track: MediaStreamTrack) -> None:
+            logger.debug(f"caller: remote {track.kind} track")
+            if track.kind == "audio" and not self._audio_track.is_set():
+                self._audio_track.set()
+                self._tasks.append(asyncio.create_task(self._read_audio(track)))
+            else:
+                self._tasks.append(asyncio.create_task(self._drain(track)))
+
+    def _setup_dc(self, dc: Any) -> None:
+        @dc.on("open")
+        def on_open() -> None:
+            logger.debug("caller: data channel open")
+            self._dc_open.set()
+
+        @dc.on("message")
+        def on_message(message: str | bytes) -> None:
+            try:
+                obj = json.loads(message)
+            except ValueError:
+                logger.debug(f"caller: non-JSON data message {message!r:.200}")
+                return
+            if isinstance(obj, dict) and obj.get("type") == "signalling":
+                logger.debug(f"caller: ignoring signalling message {obj.get('message')}")
+            self.data_messages.append(obj)
+            self._changed.set()
+
+    async def _read_audio(self, track: MediaStreamTrack) -> None:
+        while True:
+            try:
+                frame = await track.recv()
+            except MediaStreamError:
+                return
+            pcm = _to_mono_s16(frame)
+            self.received_frames.append(
+                ReceivedFrame(time.monotonic(), pcm, frame.sample_rate, pcm_rms(pcm))
+            )
+            self._changed.set()
+
+    @staticmethod
+    async def _drain(track: MediaStreamTrack) -> None:
+        with contextlib.suppress(MediaStreamError):
+            while True:
+                await track.recv()
+
+    # -------------------------------------------------------------------- audio out
+
+    async def play(self, pcm: bytes, sample_rate: int) -> None:
+        """Queue caller speech (mono int16 PCM at ``sample_rate``); it is sent after
+        whatever is already queued. Returns at once: see ``wait_played()``."""
+        self._out.enqueue(resample(pcm, sample_rate, self._out.rate))
+
+    async def play_wav(self, path: str | Path) -> None:
+        """Queue a 16-bit WAV file (channels are averaged to mono)."""
+        with wave.open(str(path), "rb") as w:
+            if w.getsampwidth() != 2:
+                raise ValueError(f"{path}: only 16-bit WAVs are supported")
+            channels, rate = w.getnchannels(), w.getframerate()
+            data = w.readframes(w.getnframes())
+        if channels > 1:
+            arr = np.frombuffer(data, dtype="<i2").reshape(-1, channels).mean(axis=1)
+            data = arr.round().astype("<i2").tobytes()
+        await self.play(data, rate)
+
+    async def wait_played(self, timeout: float | None = None) -> None:
+        """Wait until all queued audio has been handed to the encoder."""
+        async with asyncio.timeout(timeout):
+            await self._out.wait_drained()
+
+    @property
+    def played_until(self) -> float | None:
+        """``time.monotonic()`` at which the last queued audio finished sending."""
+        return self._out.played_until
+
+    # --------------------------------------------------------------------- audio in
+
+    @property
+    def received(self) -> bytes:
+        """All bot audio so far, mono int16 at ``received_rate``."""
+        return b"".join(f.pcm for f in self.received_frames)
+
+    @property
+    def received_rate(self) -> int:
+        """Sample rate of ``received`` (48000 with Opus)."""
+        return self.received_frames[0].sample_rate if self.received_frames else SEND_RATE
+
+    def received_seconds(self, threshold_rms: float = DEFAULT_SILENCE_RMS) -> float:
+        """Seconds of non-silent bot audio (frames whose RMS exceeds ``threshold_rms``)."""
+        return sum(f.seconds for f in self.received_frames if f.rms > threshold_rms)
+
+    def first_audio_at(
+        self, after: float = 0.0, threshold_rms: float = DEFAULT_SILENCE_RMS
+    ) -> float | None:
+        """``time.monotonic()`` of the first non-silent frame received after ``after``."""
+        return next(
+            (f.time for f in self.received_frames if f.time > after and f.rms > threshold_rms),
+            None,
+        )
+
+    async def wait_for_audio(
+        self, seconds: float, timeout: float, threshold_rms: float = DEFAULT_SILENCE_RMS
+    ) -> None:
+        """Wait until ``seconds`` of non-silent bot audio have arrived in all."""
+        await self.wait_until(
+            lambda: self.received_seconds(threshold_rms) >= seconds,
+            timeout,
+            lambda: f"{self.received_seconds(threshold_rms):.2f}s of {seconds}s of bot audio",
+        )
+
+    def save_wav(self, path: str | Path) -> Path:
+        """Write the received bot audio to a mono 16-bit WAV."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with wave.open(str(path), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(self.received_rate)
+            w.writeframes(self.received)
+        return path
+
+    # ----------------------------------------------------------------- data channel
+
+    async def send_data(self, obj: Any) -> None:
+        """Send ``obj`` as JSON on the data channel (after ``connect()``)."""
+        if self._dc is None or self._dc.readyState != "open":
+            raise RuntimeError("data channel is not open")
+        self._dc.send(json.dumps(obj))
+
+    async def wait_for_message(self, match: str | Callable[[Any], bool], timeout: float) -> Any:
+        """The first data message (already received or arriving within ``timeout``) whose
+        ``type`` equals ``match``, or for which ``match(message)`` is true."""
+
+        def matches(m: Any) -> bool:
+            if callable(match):
+                return bool(match(m))
+            return isinstance(m, dict) and m.get("type") == match
+
+        found: list[Any] = []
+
+        def check() -> bool:
+            found[:] = [m for m in self.data_messages if matches(m)][:1]
+            return bool(found)
+
+        await self.wait_until(check, timeout, lambda: f"no message matching {match!r}")
+        return found[0]
+
+    def _client_ready_message(self) -> dict[str, Any]:
+        try:
+            from pipecat.processors.frameworks.rtvi.models import PROTOCOL_VERSION
+        except ImportError:  # pragma: no cover - pipecat is a dependency of the project
+            PROTOCOL_VERSION = "2.2.0"
+        return {
+            "label": RTVI_LABEL,
+            "type": "client-ready",
+            "id": uuid.uuid4().hex[:8],
+            "data": {
+                "version": PROTOCOL_VERSION,
+                "about": {"library": "livebot.caller", "platform": "aiortc"},
+            },
+        }
+
+    async def wait_until(
+        self, done: Callable[[], bool], timeout: float, what: Callable[[], str] | None = None
+    ) -> None:
+        """Wait until ``done()`` is true; it is re-checked on every received audio frame
+        and data message. ``what()`` describes the wait in the ``TimeoutError``."""
+        describe = what or (lambda: "condition not met")
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    self._changed.clear()
+                    if done():
+                        return
+                    if self._closed:
+                        raise ConnectionError(f"caller closed while waiting: {describe()}")
+                    await self._changed.wait()
+        except TimeoutError:
+            raise TimeoutError(f"timed out after {timeout}s: {describe()}") from None
+
+    # ------------------------------------------------------------------------ close
+
+    async def close(self) -> None:
+        """Hang up (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        self._changed.set()
+        self._out.stop()
+        if self.pc is not None:
+            await self.pc.close()
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+
+
+# ---------------------------------------------------------------------------- CLI
+
+
+async def _run(args: argparse.Namespace) -> int:
+    request_data = json.loads(args.request_data) if args.request_data else None
+    async with Caller(args.url, offer_path=args.offer_path, request_data=request_data) as caller:
+        await caller.connect(timeout=args.connect_timeout)
+        print(f"connected: pc_id={caller.pc_id}")
+        if args.wav:
+            await caller.play_wav(args.wav)
+            await caller.wait_played()
+            print(f"played {args.wav}")
+        await asyncio.sleep(args.seconds)
+        if args.out:
+            print(f"saved {caller.save_wav(args.out)}")
+        total = len(caller.received) / 2 / caller.received_rate
+        print(f"received {total:.2f}s of audio, {caller.received_seconds():.2f}s non-silent")
+        print(f"data-channel messages: {len(caller.data_messages)}")
+        for m in caller.data_messages:
+            print("  " + json.dumps(m)[:300])
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bot.caller", description=__doc__.splitlines()[0])
+    p.add_argument("url", help="bot server base URL, e.g. http://localhost:7860")
+    p.add_argument("--wav", help="16-bit WAV to speak after connecting")
+    p.add_argument("--out", help="write the bot's audio to this WAV")
+    p.add_argument("--seconds", type=float, default=10, help="listen this long (after --wav)")
+    p.add_argument("--offer-path", default="/api/offer")
+    p.add_argument("--request-data", help="JSON sent as request_data with the offer")
+    p.add_argument("--connect-timeout", type=float, default=10)
+    args = p.parse_args(argv)
+    logger.remove()
+    logger.add(sys.stderr, level="INFO")
+    try:
+        return asyncio.run(_run(args))
+    except (CallerError, TimeoutError, ConnectionError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

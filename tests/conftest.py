@@ -1,0 +1,21 @@
+"""Shared pytest setup: loguru at INFO on stderr, the ``speech`` fixture."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from loguru import logger
+
+from tests.audio import speech_wav
+
+logger.remove()
+logger.add(sys.stderr, level="INFO")
+
+
+@pytest.fixture(scope="session")
+def speech() -> Callable[..., Path]:
+    """Factory: ``speech("turn on the lights", rate=16000) -> Path`` of a cached spoken WAV."""
+    return speech_wav
