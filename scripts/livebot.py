@@ -14,6 +14,7 @@ Standard library only; see scripts/bootstrap.py for how uv is found or installed
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -34,7 +35,20 @@ PYTEST_NO_TESTS = 5
 
 
 def _run(cmd: list[str | os.PathLike[str]]) -> int:
-    return subprocess.run([os.fspath(c) for c in cmd], cwd=ROOT).returncode
+    """Run a child to completion. SIGTERM/SIGHUP sent to the launcher are passed on to it;
+    SIGINT is left to the child (Ctrl-C reaches the whole foreground process group)."""
+    proc = subprocess.Popen([os.fspath(c) for c in cmd], cwd=ROOT)
+
+    def forward(signum: int, _frame: object) -> None:
+        proc.send_signal(signum)
+
+    handlers = {signal.SIGINT: signal.SIG_IGN, signal.SIGTERM: forward, signal.SIGHUP: forward}
+    old = {sig: signal.signal(sig, h) for sig, h in handlers.items()}
+    try:
+        return proc.wait()
+    finally:
+        for sig, h in old.items():
+            signal.signal(sig, h)
 
 
 def _uv_synced() -> Path:
