@@ -52,6 +52,10 @@ def _run(cmd: list[str | os.PathLike[str]]) -> int:
 
 
 def _uv_synced() -> Path:
+    # Trust the system's CA store (uv bundles its own roots by default), so that an
+    # index behind a TLS-inspecting proxy with a locally installed CA still works.
+    os.environ.setdefault("UV_SYSTEM_CERTS", "1")
+    os.environ.setdefault("UV_NATIVE_TLS", "1")  # the same, for older uv on PATH
     uv = ensure_uv()
     say(f"uv sync --frozen ({uv})")
     if _run([uv, "sync", "--frozen"]) != 0:
