@@ -79,7 +79,7 @@ async def test_espeak_speech_is_one_utterance_and_echoed(
         assert rx.output_text().strip() == f"You spoke for {utt.duration:.1f} seconds."
         contents = rx.contents()
         assert any(c.generation_complete for c in contents)
-        last = [m for m in rx.messages if m.server_content and m.server_content.turn_complete][0]
+        last = next(m for m in rx.messages if m.server_content and m.server_content.turn_complete)
         usage = last.usage_metadata
         assert usage is not None and usage.response_token_count and usage.total_token_count
         assert usage.response_tokens_details[0].modality == types.MediaModality.AUDIO
