@@ -79,11 +79,15 @@ class ConnectionRecord:
     close_reason: str | None = None
     closed_by: Literal["server", "client"] | None = None
     audio_bytes: int = 0
-    pings: int = 0
     sent: list[SentRecord] = field(default_factory=list)
     ws: ServerConnection | None = field(default=None, repr=False)
     #: Set as soon as the server decides to close (before the handshake ends).
     closing: bool = False
+
+    @property
+    def pings(self) -> int:
+        """Pings received from the client on this socket."""
+        return int(getattr(self.ws, "pings", 0))
 
     @property
     def open(self) -> bool:
