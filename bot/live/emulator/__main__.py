@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 from pathlib import Path
 
@@ -27,7 +28,11 @@ async def _main(args: argparse.Namespace) -> None:
         print(f"GOOGLE_GEMINI_BASE_URL={emulator.base_url}", flush=True)
         print(f"EMULATOR_CA_FILE={emulator.ca_file}", flush=True)
         print(f"SSL_CERT_FILE={bundle}", flush=True)
-        await asyncio.Event().wait()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
 
 
 def main(argv: list[str] | None = None) -> None:

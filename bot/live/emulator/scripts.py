@@ -8,7 +8,14 @@ from typing import Any
 
 from loguru import logger
 
-from .session import FunctionResponseRecord, LiveSession, Script, Utterance, resample_to_output
+from .session import (
+    FunctionResponseRecord,
+    LiveSession,
+    Script,
+    SessionGone,
+    Utterance,
+    resample_to_output,
+)
 
 __all__ = ["SCRIPTS", "ToolStep", "echo", "silent", "tool_script"]
 
@@ -33,6 +40,10 @@ async def echo(s: LiveSession) -> None:
                 )
             else:
                 await s.say(f"You said: {utt.text}")
+        except SessionGone:
+            if s.ended:
+                raise
+            logger.info("echo: {} has no socket; dropping the reply", s.id)
         except Exception:
             if s.ended:
                 raise
