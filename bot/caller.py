@@ -53,6 +53,9 @@ SEND_RATE = 48000
 FRAME_SECONDS = 0.02
 DEFAULT_SILENCE_RMS = 100.0  # int16 units; Opus-coded silence decodes to ~0
 RTVI_LABEL = "rtvi-ai"
+# RTVI protocol version sent in client-ready; kept equal to Pipecat's (a test checks) without
+# importing Pipecat here, which would block the event loop mid-call for a second.
+RTVI_PROTOCOL_VERSION = "2.2.0"
 
 
 class CallerError(RuntimeError):
@@ -456,16 +459,12 @@ class Caller:
         return found[0]
 
     def _client_ready_message(self) -> dict[str, Any]:
-        try:
-            from pipecat.processors.frameworks.rtvi.models import PROTOCOL_VERSION
-        except ImportError:  # pragma: no cover - pipecat is a dependency of the project
-            PROTOCOL_VERSION = "2.2.0"
         return {
             "label": RTVI_LABEL,
             "type": "client-ready",
             "id": uuid.uuid4().hex[:8],
             "data": {
-                "version": PROTOCOL_VERSION,
+                "version": RTVI_PROTOCOL_VERSION,
                 "about": {"library": "livebot.caller", "platform": "aiortc"},
             },
         }

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.caller import DEFAULT_SILENCE_RMS, Caller, CallerError, main
+from bot.caller import DEFAULT_SILENCE_RMS, RTVI_PROTOCOL_VERSION, Caller, CallerError, main
 from tests.audio import ARTIFACTS, free_port, read_wav, rms, silence, tone
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -138,3 +138,9 @@ def test_cli(echo_url: str, speech: Callable[..., Path], tmp_path: Path, capsys)
     assert "connected" in printed and "bot-ready" in printed
     pcm, rate = read_wav(out)
     assert rate == 48000 and voiced_seconds(pcm, rate) > 0.5
+
+
+def test_rtvi_version_matches_pipecat() -> None:
+    from pipecat.processors.frameworks.rtvi.models import PROTOCOL_VERSION
+
+    assert RTVI_PROTOCOL_VERSION == PROTOCOL_VERSION
