@@ -1,0 +1,149 @@
+"""Run the Live stage in a real Pipecat pipeline against the emulator, without WebRTC.
+
+The pipeline is the call's own minus the transport: context aggregators around
+the stage, a recorder where the output transport would be. Caller audio is fed
+as 20 ms `InputAudioRawFrame`s, as the SmallWebRTC input produces them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import pytest
+from pipecat.frames.frames import (
+    Frame,
+    InputAudioRawFrame,
+    InterruptionFrame,
+    LLMRunFrame,
+    TTSAudioRawFrame,
+)
+from pipecat.pipeline.pipeline import Pipeline
+from pipecat.pipeline.worker import PipelineParams, PipelineWorker
+from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.processors.aggregators.llm_response_universal import LLMContextAggregatorPair
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+from pipecat.workers.runner import WorkerRunner
+
+from bot.live.emulator import LiveEmulator
+from bot.live.emulator.testing import client_env
+from bot.live.stage import LiveStage
+from bot.settings import LiveSettings
+from tools.registry import ToolRegistry
+
+FRAME_BYTES = 640  # 20 ms at 16 kHz, 16-bit mono
+
+
+@dataclass
+class Seen:
+    frame: Frame
+    at: float
+
+
+class Recorder(FrameProcessor):
+    """Stands where the output transport would: records what the stage emits."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[Seen] = []
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if direction is FrameDirection.DOWNSTREAM:
+            self.seen.append(Seen(frame, time.monotonic()))
+        await self.push_frame(frame, direction)
+
+    def audio_seconds(self, after: float = 0.0) -> float:
+        return sum(
+            len(s.frame.audio) / 2 / s.frame.sample_rate
+            for s in self.seen
+            if isinstance(s.frame, TTSAudioRawFrame) and s.at >= after
+        )
+
+    def first(self, kind: type[Frame]) -> Seen | None:
+        return next((s for s in self.seen if isinstance(s.frame, kind)), None)
+
+
+@dataclass
+class StageHarness:
+    stage: LiveStage
+    worker: PipelineWorker
+    recorder: Recorder
+    emulator: LiveEmulator
+    fed_bytes: int = 0
+    _feeding: list[asyncio.Task] = field(default_factory=list)
+
+    async def feed(self, pcm: bytes, *, realtime: bool = True) -> None:
+        """Send caller audio as 20 ms frames (paced like a microphone when `realtime`)."""
+        t0 = time.monotonic()
+        for i in range(0, len(pcm) - len(pcm) % FRAME_BYTES, FRAME_BYTES):
+            chunk = pcm[i : i + FRAME_BYTES]
+            await self.worker.queue_frame(
+                InputAudioRawFrame(audio=chunk, sample_rate=16000, num_channels=1)
+            )
+            self.fed_bytes += len(chunk)
+            if realtime:
+                due = t0 + (i + FRAME_BYTES) / 32000
+                await asyncio.sleep(max(0.0, due - time.monotonic()))
+
+    def feed_in_background(self, pcm: bytes) -> asyncio.Task:
+        task = asyncio.create_task(self.feed(pcm))
+        self._feeding.append(task)
+        return task
+
+    def interruptions(self) -> list[Seen]:
+        return [s for s in self.recorder.seen if isinstance(s.frame, InterruptionFrame)]
+
+
+def live_settings(**overrides: Any) -> LiveSettings:
+    return replace(LiveSettings(api_key="test-key", model="models/gemini-3.8-live"), **overrides)
+
+
+@asynccontextmanager
+async def running_stage(
+    emulator: LiveEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    tools: ToolRegistry | None = None,
+    live: LiveSettings | None = None,
+) -> AsyncIterator[StageHarness]:
+    """The stage in a running pipeline, its client pointed at `emulator`."""
+    for key, value in client_env(emulator).items():
+        monkeypatch.setenv(key, value)
+    stage = LiveStage(
+        live=live or live_settings(),
+        tools=tools or ToolRegistry(),
+        inference_on_context_initialization=False,
+        call_id="test",
+    )
+    recorder = Recorder()
+    user_agg, assistant_agg = LLMContextAggregatorPair(LLMContext())
+    worker = PipelineWorker(
+        Pipeline([user_agg, stage, recorder, assistant_agg]),
+        params=PipelineParams(),
+        idle_timeout_secs=None,
+        enable_rtvi=False,
+    )
+    runner = WorkerRunner(handle_sigint=False)
+    await runner.add_workers(worker)
+    run = asyncio.create_task(runner.run())
+    await worker.queue_frame(LLMRunFrame())
+    harness = StageHarness(stage, worker, recorder, emulator)
+    try:
+        yield harness
+    finally:
+        for t in harness._feeding:
+            t.cancel()
+        await worker.cancel()
+        try:
+            await asyncio.wait_for(run, 10)
+        except TimeoutError:
+            run.cancel()
+
+
+def silence(seconds: float) -> bytes:
+    return bytes(int(seconds * 16000) * 2)
