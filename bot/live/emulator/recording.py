@@ -83,6 +83,8 @@ class ConnectionRecord:
     ws: ServerConnection | None = field(default=None, repr=False)
     #: Set as soon as the server decides to close (before the handshake ends).
     closing: bool = False
+    #: Keep model audio messages in ``sent``.
+    record_audio: bool = True
 
     @property
     def pings(self) -> int:
@@ -102,7 +104,8 @@ class ConnectionRecord:
         """Send one server message (binary frame); raises ConnectionClosed."""
         if self.ws is None or self.closing:
             raise ConnectionClosed(None, None)
-        self.sent.append(SentRecord(self.index, time.monotonic(), message))
+        if self.record_audio or "modelTurn" not in message.get("serverContent", {}):
+            self.sent.append(SentRecord(self.index, time.monotonic(), message))
         await self.ws.send(encode(message))
 
     async def close(self, code: int, reason: str = "") -> None:

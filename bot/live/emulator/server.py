@@ -81,7 +81,9 @@ class LiveEmulator:
     model for each logical session (default :func:`~bot.live.emulator.scripts.echo`).
     ``pong_delay`` (settable at runtime) delays answers to client pings.
     ``stream_rate``/``chunk_ms``/``wait_for_playback``/``reconnect_timeout`` are the
-    defaults for new :class:`LiveSession` objects.  TLS material goes to ``data_dir``
+    defaults for new :class:`LiveSession` objects.  ``record_audio=False`` keeps
+    audio out of ``received``/``sent``/``caller_audio()`` (memory stays flat in
+    long-running, production use; byte counts are still kept).  TLS material goes to ``data_dir``
     (a temporary directory if omitted).
     """
 
@@ -99,6 +101,7 @@ class LiveEmulator:
         wait_for_playback: bool = True,
         reconnect_timeout: float = 30.0,
         setup_timeout: float = 10.0,
+        record_audio: bool = True,
     ) -> None:
         if script is None:
             from .scripts import echo
@@ -114,6 +117,8 @@ class LiveEmulator:
         self.wait_for_playback = wait_for_playback
         self.reconnect_timeout = reconnect_timeout
         self.setup_timeout = setup_timeout
+        #: Keep audio messages and caller PCM in the records (disable for long runs).
+        self.record_audio = record_audio
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._data_dir = Path(data_dir) if data_dir is not None else None
         self.tls: TlsMaterial | None = None
@@ -263,6 +268,12 @@ class LiveEmulator:
                 )
             )
             raise
+        if (
+            not self.record_audio
+            and msg.kind == "realtimeInput"
+            and ("audio" in msg.body or "mediaChunks" in msg.body)
+        ):
+            return msg
         self.received.append(
             ReceivedRecord(
                 conn.index, session and session.id, time.monotonic(), msg.kind, msg.message, msg.raw
@@ -284,6 +295,7 @@ class LiveEmulator:
             api_key=key,
             api_version=m.group(1) if m else None,
             ws=ws,
+            record_audio=self.record_audio,
         )
         self.connections.append(conn)
         session: LiveSession | None = None
@@ -417,7 +429,8 @@ class LiveEmulator:
         if rate != INPUT_RATE:
             pcm = resample(pcm, rate, INPUT_RATE)
         conn.audio_bytes += len(pcm)
-        session.caller_pcm += pcm
+        if self.record_audio:
+            session.caller_pcm += pcm
         await session._on_audio(conn, pcm)
 
     async def _dispatch(
