@@ -32,7 +32,7 @@ BOT_SAMPLE_RATE = 24_000  # what Gemini Live speaks
 class CallOptions:
     """What differs between calls (rooms add more later)."""
 
-    greeting: str | None = "Greet the caller in one short sentence and ask how you can help."
+    greeting: str | None = None
     system_instruction: str | None = None
     google_search: bool = False
     tools: ToolRegistry = field(default_factory=ToolRegistry)

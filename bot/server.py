@@ -118,7 +118,8 @@ def create_app(
     mode: Literal["live", "echo"] = "echo" if echo else "live"
     if options_factory is None:
         # The echo test answers what the caller says; a greeting would only be echoed noise.
-        options_factory = (lambda: CallOptions(greeting=None)) if echo else CallOptions
+        greeting = None if echo else settings.live.greeting
+        options_factory = lambda: CallOptions(greeting=greeting)  # noqa: E731
     info = Info(
         mode=mode,
         message=offline_message() if mode == "echo" else "Talk to the bot once you are connected.",

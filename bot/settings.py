@@ -8,13 +8,14 @@ variable is wrong and what to set it to, so an operator fixes them all at once.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import TypeVar
 
-from dotenv import dotenv_values
+from dotenv import load_dotenv
 
 
 class Backend(StrEnum):
@@ -40,6 +41,9 @@ DEFAULT_SYSTEM_INSTRUCTION = (
 
 
 _E = TypeVar("_E", bound=StrEnum)
+
+
+DEFAULT_GREETING = "Greet the caller in one short sentence and ask how you can help."
 
 
 class SettingsError(ValueError):
@@ -88,6 +92,7 @@ class LiveSettings:
     ping_interval: float = 20.0
     ping_timeout: float = 60.0
     handover_buffer_seconds: float = 20.0
+    greeting: str | None = DEFAULT_GREETING
 
     @property
     def offline(self) -> bool:
@@ -180,12 +185,14 @@ class _Reader:
 
 
 def read_env(env_file: Path | None = Path(".env")) -> dict[str, str]:
-    """The environment with `.env` underneath it (real environment variables win)."""
-    merged: dict[str, str] = {}
+    """The environment, after loading `.env` into it (real environment variables win).
+
+    Loading into `os.environ` lets the Google SDK see its own variables
+    (`GOOGLE_GEMINI_BASE_URL`, `SSL_CERT_FILE`) when they are set in `.env`.
+    """
     if env_file is not None and env_file.is_file():
-        merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
-    merged.update(os.environ)
-    return merged
+        load_dotenv(env_file, override=False)
+    return dict(os.environ)
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -193,7 +200,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     r = _Reader(read_env() if env is None else env)
 
     backend = r.choice("LIVE_BACKEND", Backend, Backend.DEVELOPER) or Backend.DEVELOPER
-    api_key = r.str("GOOGLE_API_KEY") or r.str("GEMINI_API_KEY")
+    api_key = r.str("GOOGLE_API_KEY")
     project = r.str("GOOGLE_CLOUD_PROJECT")
     location = r.str("GOOGLE_CLOUD_LOCATION", "us-central1")
     credentials_path = r.str("GOOGLE_APPLICATION_CREDENTIALS")
@@ -261,6 +268,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ping_interval=ping_interval,
         ping_timeout=ping_timeout,
         handover_buffer_seconds=r.float("LIVE_HANDOVER_BUFFER_SECONDS", 20.0, lo=1.0, hi=120.0),
+        greeting=_greeting(r.env.get("LIVE_GREETING")),
     )
 
     port = r.int("PORT", 7860, lo=1, hi=65535) or 7860
@@ -282,6 +290,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     return settings
 
 
+def _greeting(raw: str | None) -> str | None:
+    """Unset: the default greeting; set but empty: no greeting (the caller speaks first)."""
+    if raw is None:
+        return DEFAULT_GREETING
+    return raw.strip() or None
+
+
 def feature_warnings(live: LiveSettings) -> list[str]:
     """What the chosen backend and model cannot do, said at start rather than mid-call."""
     notes: list[str] = []
@@ -295,10 +310,18 @@ def feature_warnings(live: LiveSettings) -> list[str]:
                 "LIVE_AFFECTIVE_DIALOG / LIVE_PROACTIVE_AUDIO may be refused by Vertex AI "
                 "for this model; the session will report it at connect time."
             )
-    if (
-        live.thinking_budget is not None
-        and "native-audio" not in live.model
-        and "3." not in live.model
-    ):
-        notes.append(f"LIVE_THINKING_BUDGET is ignored by models without thinking ({live.model}).")
+    version = gemini_version(live.model)
+    if live.backend is Backend.DEVELOPER and version is not None and (3, 0) <= version < (3, 8):
+        notes.append(
+            f"{live.model} does not take NON_BLOCKING tools: tools run BLOCKING, so the bot "
+            "waits silently while a tool runs. Gemini 2.5 and 3.8+ Live models take them."
+        )
+    if live.thinking_budget is not None and version is not None and version < (2, 5):
+        notes.append(f"LIVE_THINKING_BUDGET is ignored: {live.model} does not think.")
     return notes
+
+
+def gemini_version(model: str) -> tuple[int, int] | None:
+    """(major, minor) from a model id like `models/gemini-3.8-live` (as Pipecat reads it)."""
+    match = re.search(r"gemini(?:-[a-z]+)*-(\d+)(?:\.(\d+))?", model)
+    return (int(match.group(1)), int(match.group(2) or 0)) if match else None

@@ -28,6 +28,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
+from google.genai import Client
 from google.genai.errors import APIError
 from google.genai.types import (
     Blob,
@@ -53,7 +54,7 @@ from pipecat.services.google.gemini_live.llm import (
 )
 from pipecat.services.llm_service import FunctionCallFromLLM, FunctionCallParams
 
-from bot.settings import LiveSettings
+from bot.settings import Backend, LiveSettings
 from tools.api import Behavior, Scheduling, Tool
 from tools.registry import ToolRegistry
 
@@ -197,6 +198,40 @@ class LiveStage(GeminiLiveLLMService):
         self._failures = 0
         self.reconnects = 0
 
+    # ---- backend -----------------------------------------------------------
+
+    def create_client(self) -> None:
+        """The Developer API (API key) or Vertex AI (project, location, credentials)."""
+        if self._live.backend is not Backend.VERTEX:
+            super().create_client()
+            return
+        credentials = None
+        if self._live.credentials_path:
+            from google.oauth2 import service_account
+
+            credentials = service_account.Credentials.from_service_account_file(
+                self._live.credentials_path,
+                scopes=["https://www.googleapis.com/auth/cloud-platform"],
+            )
+        self._client = Client(
+            vertexai=True,
+            project=self._live.project,
+            location=self._live.location,
+            credentials=credentials,
+            http_options=self._http_options,
+        )
+
+    def _get_history_config(self):
+        # Vertex AI refuses history_config; the Developer API wants it.
+        return None if self._live.backend is Backend.VERTEX else super()._get_history_config()
+
+    @property
+    def _supports_non_blocking_tools(self) -> bool:
+        # Vertex AI's Live endpoint breaks on NON_BLOCKING and scheduling (said at start).
+        if self._live.backend is Backend.VERTEX:
+            return False
+        return super()._supports_non_blocking_tools
+
     # ---- tools -------------------------------------------------------------
 
     def _handler_for(self, t: Tool):
@@ -220,10 +255,6 @@ class LiveStage(GeminiLiveLLMService):
             )
 
         return handler
-
-    @property
-    def _non_blocking_supported(self) -> bool:
-        return self._supports_non_blocking_tools
 
     def _tag_tool_behaviors(self, tools: list) -> None:
         """Declare each function's behaviour from our registry (Pipecat infers it)."""
@@ -285,7 +316,9 @@ class LiveStage(GeminiLiveLLMService):
         if t is None and "error" not in response:
             response = {"error": f"there is no tool named {frame.function_name!r}", **response}
         non_blocking = (
-            self._non_blocking_supported and t is not None and t.behavior is Behavior.NON_BLOCKING
+            self._supports_non_blocking_tools
+            and t is not None
+            and t.behavior is Behavior.NON_BLOCKING
         )
         fr = FunctionResponse(id=call_id, name=frame.function_name, response=dict(response))
         if non_blocking:

@@ -1,0 +1,182 @@
+"""End to end: a real aiortc peer connection (Opus) through the bot's HTTP signalling,
+the Live stage, and the Gemini Live emulator, all on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from bot.call import CallOptions
+from bot.caller import Caller
+from bot.live.emulator import LiveEmulator, LiveSession
+from bot.live.emulator.testing import client_env, running_emulator
+from bot.server import create_app
+from bot.settings import LiveSettings, Settings
+from tests.audio import free_port, read_wav
+from tools.api import Scheduling, tool
+from tools.registry import ToolRegistry
+
+pytestmark = pytest.mark.timeout(90)
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@asynccontextmanager
+async def running_bot(
+    emulator: LiveEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+    options: Callable[[], CallOptions],
+) -> AsyncIterator[str]:
+    """The bot's HTTP server in this process, its Live client pointed at `emulator`."""
+    for key, value in client_env(emulator).items():
+        monkeypatch.setenv(key, value)
+    port = free_port()
+    settings = Settings(live=LiveSettings(api_key="test-key"), port=port)
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings, options), host="127.0.0.1", port=port, log_config=None)
+    )
+    task = asyncio.create_task(server.serve())
+    async with asyncio.timeout(10):
+        while not server.started:
+            await asyncio.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 15)
+
+
+def lights_options(switched: list[str]) -> Callable[[], CallOptions]:
+    @tool(scheduling=Scheduling.SILENT)
+    async def set_light(name: str, on: bool) -> dict:
+        """Switch one light on or off."""
+        switched.append(f"{name}={'on' if on else 'off'}")
+        return {"name": name, "on": on}
+
+    return lambda: CallOptions(greeting=None, tools=ToolRegistry([set_light]))
+
+
+async def test_spoken_words_reach_gemini_and_the_answer_reaches_the_caller(
+    tmp_path, monkeypatch, speech
+):
+    switched: list[str] = []
+    heard: dict = {}
+
+    async def script(s: LiveSession) -> None:
+        utterance = await s.next_utterance()
+        heard["utterance"] = utterance
+        call_id = await s.call_tool("set_light", {"name": "kitchen", "on": True})
+        heard["response"] = await s.tool_response(call_id)
+        await s.say("The kitchen light is on.", seconds=1.5, transcribe_input="turn on the kitchen lights")
+
+    wav = speech("turn on the kitchen lights")
+    spoken_pcm, _ = read_wav(wav)
+    async with (
+        running_emulator(tmp_path, script=script) as emu,
+        running_bot(emu, monkeypatch, lights_options(switched)) as url,
+        Caller(url) as caller,
+    ):
+        await caller.connect(timeout=15)
+        await caller.play_wav(wav)
+        await caller.wait_for_audio(1.2, timeout=20)
+        await asyncio.sleep(0.5)
+        session = emu.sessions[0]
+        audio_inputs = emu.received_of("realtimeInput")
+
+    # Gemini got the caller's speech as 16 kHz PCM, and heard one utterance of about its length.
+    mimes = {r.body["audio"]["mimeType"] for r in audio_inputs if r.sub == "audio"}
+    assert mimes == {"audio/pcm;rate=16000"}
+    spoken_seconds = len(spoken_pcm) / 2 / 16000 - 0.6  # minus the WAV's silent padding
+    assert 0.6 * spoken_seconds <= heard["utterance"].duration <= 1.4 * spoken_seconds + 0.3
+    # The tool ran once, and its result went back with the lights tool's scheduling.
+    assert switched == ["kitchen=on"]
+    assert heard["response"].scheduling == "SILENT"
+    assert session.turns[0].completed
+    # The model's answer reached the caller: non-silent, about as long as it was.
+    assert 1.0 <= caller.received_seconds() <= 2.3
+
+
+async def test_malformed_offers_get_4xx_and_the_server_keeps_serving(tmp_path, monkeypatch, speech):
+    async with (
+        running_emulator(tmp_path) as emu,
+        running_bot(emu, monkeypatch, lambda: CallOptions(greeting=None)) as url,
+    ):
+        async with httpx.AsyncClient(base_url=url) as http:
+            bad = [
+                {"sdp": "garbage", "type": "offer"},
+                {"sdp": "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n", "type": "offer"},
+                {"type": "offer"},
+                {"sdp": "v=0", "type": "answer"},
+                {"sdp": "v=0\r\n" + "a=x\r\n" * 20000, "type": "offer"},
+            ]
+            for body in bad:
+                r = await http.post("/api/offer", json=body)
+                assert r.status_code == 400, (body, r.text)
+                assert r.json()["detail"]
+            r = await http.post(
+                "/api/offer", content=b"{not json", headers={"content-type": "application/json"}
+            )
+            assert r.status_code == 400
+            r = await http.post("/api/offer", json={"sdp": "v=0", "type": "offer", "pc_id": "x"})
+            assert r.status_code == 404
+            assert (await http.get("/healthz")).status_code == 200
+            assert emu.connections == [], "no call (and no Live session) was started for them"
+
+        # A real call still works after all that.
+        async with Caller(url) as caller:
+            await caller.connect(timeout=15)
+            await caller.play_wav(speech("hello"))
+            await caller.wait_for_audio(0.3, timeout=20)
+
+
+async def test_first_command_offline_echo(tmp_path, speech):
+    """`./livebot serve` without a key: says it is an echo test, and echoes what you say."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GOOGLE_", "GEMINI_"))}
+    env.update(PORT=str(port), LIVEBOT_DATA_DIR=str(tmp_path / "data"), SSL_CERT_FILE="")
+    env.pop("SSL_CERT_FILE")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "serve"],
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    try:
+        async with asyncio.timeout(30):
+            while not any("ECHO TEST" in line for line in lines):
+                line = await asyncio.to_thread(proc.stdout.readline)
+                assert line, "the server exited:\n" + "".join(lines)
+                lines.append(line)
+        banner = "".join(lines)
+        assert f"http://localhost:{port}/" in banner
+        assert "GOOGLE_API_KEY" in banner
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            info = (await http.get("/api/info")).json()
+            assert info["mode"] == "echo" and "GOOGLE_API_KEY" in info["message"]
+            page = (await http.get("/")).text
+            assert "/api/info" in page
+        wav = speech("testing one two three")
+        spoken = len(read_wav(wav)[0]) / 2 / 16000 - 0.6
+        async with Caller(f"http://127.0.0.1:{port}") as caller:
+            await caller.connect(timeout=15)
+            await caller.play_wav(wav)
+            await caller.wait_for_audio(0.6 * spoken, timeout=20)
+            await asyncio.sleep(1.0)
+            assert 0.6 * spoken <= caller.received_seconds() <= 1.5 * spoken + 0.3
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
