@@ -13,9 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import TypeVar
 
 from dotenv import load_dotenv
+
+from tools.env import EnvReader
 
 
 class Backend(StrEnum):
@@ -38,9 +39,6 @@ DEFAULT_SYSTEM_INSTRUCTION = (
     "You can look at and change the caller's calendar and lights with your tools; "
     "say briefly what you are doing, and never invent a result a tool did not give you."
 )
-
-
-_E = TypeVar("_E", bound=StrEnum)
 
 
 DEFAULT_GREETING = "Greet the caller in one short sentence and ask how you can help."
@@ -120,70 +118,6 @@ class Settings:
         return f"http://{host}:{self.port}"
 
 
-class _Reader:
-    """Reads typed values from a mapping and remembers every problem."""
-
-    def __init__(self, env: Mapping[str, str]):
-        self.env = env
-        self.problems: list[str] = []
-
-    def str(self, name: str, default: str | None = None) -> str | None:
-        value = self.env.get(name)
-        if value is None or value.strip() == "":
-            return default
-        return value.strip()
-
-    def int(self, name: str, default: int | None, *, lo: int, hi: int) -> int | None:
-        raw = self.str(name)
-        if raw is None:
-            return default
-        try:
-            value = int(raw)
-        except ValueError:
-            self.problems.append(f"{name}={raw!r} is not a whole number: set it to {lo}..{hi}.")
-            return default
-        if not lo <= value <= hi:
-            self.problems.append(f"{name}={value} is out of range: set it to {lo}..{hi}.")
-            return default
-        return value
-
-    def float(self, name: str, default: float, *, lo: float, hi: float) -> float:
-        raw = self.str(name)
-        if raw is None:
-            return default
-        try:
-            value = float(raw)
-        except ValueError:
-            self.problems.append(f"{name}={raw!r} is not a number: set it to {lo}..{hi}.")
-            return default
-        if not lo <= value <= hi:
-            self.problems.append(f"{name}={value} is out of range: set it to {lo}..{hi}.")
-            return default
-        return value
-
-    def bool(self, name: str, default: bool) -> bool:
-        raw = self.str(name)
-        if raw is None:
-            return default
-        if raw.lower() in ("1", "true", "yes", "on"):
-            return True
-        if raw.lower() in ("0", "false", "no", "off"):
-            return False
-        self.problems.append(f"{name}={raw!r} is not a yes/no value: set it to true or false.")
-        return default
-
-    def choice(self, name: str, enum: type[_E], default: _E | None) -> _E | None:
-        raw = self.str(name)
-        if raw is None:
-            return default
-        for member in enum:
-            if raw.lower() == member.value.lower():
-                return member
-        allowed = ", ".join(m.value for m in enum)
-        self.problems.append(f"{name}={raw!r} is not allowed: set it to one of {allowed}.")
-        return default
-
-
 def read_env(env_file: Path | None = Path(".env")) -> dict[str, str]:
     """The environment, after loading `.env` into it (real environment variables win).
 
@@ -197,7 +131,7 @@ def read_env(env_file: Path | None = Path(".env")) -> dict[str, str]:
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Build and check the settings; raise `SettingsError` listing every problem."""
-    r = _Reader(read_env() if env is None else env)
+    r = EnvReader(read_env() if env is None else env)
 
     backend = r.choice("LIVE_BACKEND", Backend, Backend.DEVELOPER) or Backend.DEVELOPER
     api_key = r.str("GOOGLE_API_KEY")
