@@ -1,0 +1,97 @@
+"""Calendar tools: list, create, move and cancel events, and find free time.
+
+Settings:
+- `CALENDAR_BACKEND` = `local` (default) or `caldav`.
+- local: the events live in `calendar.ics` in the package's data directory, a
+  plain iCalendar file any calendar app can import or subscribe to.
+- caldav: `CALDAV_URL` (required), `CALDAV_USERNAME`, `CALDAV_PASSWORD`,
+  `CALDAV_CALENDAR` (a calendar's display name; default: the account's first
+  calendar). Works with Nextcloud, Fastmail, iCloud (app password), Radicale.
+
+Times are ISO 8601 in the bot's `TIMEZONE`; a time without an offset from the
+model is a wall-clock time there.
+
+Scheduling (see `tools.py`): every tool is NON_BLOCKING so the bot can keep
+talking while the calendar is read or written. Results arrive WHEN_IDLE: the
+bot finishes its sentence, then gives the answer. Failures and conflicts are
+INTERRUPT: "that time is taken" must be heard before the conversation goes on
+as if the booking had been made. Event texts are data, never instructions.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from loguru import logger
+
+from tools.calendar.backend import CalendarBackend, Event, EventNotFound
+from tools.calendar.tools import calendar_tools
+from tools.env import EnvReader
+from tools.toolset import ToolContext, Toolset, ToolSettingsError
+
+__all__ = ["CalendarBackend", "Event", "EventNotFound", "calendar_tools", "make_backend", "toolset"]
+
+
+class BackendKind(StrEnum):
+    LOCAL = "local"
+    CALDAV = "caldav"
+
+
+def make_backend(ctx: ToolContext) -> CalendarBackend:
+    """The backend `CALENDAR_BACKEND` names; `ToolSettingsError` listing every problem."""
+    r = EnvReader(ctx.env)
+    kind = r.choice("CALENDAR_BACKEND", BackendKind, BackendKind.LOCAL)
+    backend: CalendarBackend | None = None
+    if kind is BackendKind.CALDAV:
+        url = r.str("CALDAV_URL")
+        if url is None:
+            r.problems.append(
+                "CALENDAR_BACKEND=caldav needs CALDAV_URL: set it to the server's CalDAV URL, "
+                "e.g. https://cloud.example.com/remote.php/dav"
+            )
+        elif not url.startswith(("http://", "https://")):
+            r.problems.append(f"CALDAV_URL={url!r} is not a URL: set it to https://...")
+        username, password = r.str("CALDAV_USERNAME"), r.str("CALDAV_PASSWORD")
+        if (username is None) != (password is None):
+            missing = "CALDAV_PASSWORD" if password is None else "CALDAV_USERNAME"
+            r.problems.append(f"{missing} is not set: set both CALDAV_USERNAME and CALDAV_PASSWORD")
+        if url and not r.problems:
+            from tools.calendar.caldav import CalDAVCalendar
+
+            backend = CalDAVCalendar(
+                url, username, password, r.str("CALDAV_CALENDAR"), timezone=ctx.timezone
+            )
+    else:
+        from tools.calendar.local import LocalCalendar
+
+        backend = LocalCalendar(ctx.data_dir / "calendar.ics", ctx.timezone)
+    if r.problems or backend is None:
+        raise ToolSettingsError(r.problems)
+    return backend
+
+
+def toolset(ctx: ToolContext) -> Toolset:
+    backend = make_backend(ctx)
+
+    async def start() -> None:
+        """Reach a CalDAV server early so a wrong setting shows in the log at startup;
+        an unreachable server does not stop the bot (the tools report it per call)."""
+        connect = getattr(backend, "connect", None)
+        if connect is None:
+            return
+        try:
+            await connect()
+        except Exception as e:
+            logger.warning(f"calendar: cannot reach the CalDAV server yet: {e}")
+
+    return Toolset(
+        name="calendar",
+        tools=calendar_tools(backend, ctx.timezone),
+        start=start,
+        stop=backend.close,
+        description=(
+            "The caller's calendar: list events, find free time, create, move and cancel "
+            f"events. Times are ISO 8601; local time is {ctx.timezone.key}."
+        ),
+        extras={"backend": backend},
+    )

@@ -1,0 +1,155 @@
+"""The CalDAV backend: a calendar on Nextcloud, Fastmail, iCloud, Radicale, ...
+
+Uses the `caldav` library's synchronous client in a worker thread (one call at
+a time, under a lock: the client's HTTP session is not shared across threads).
+The calendar is found on first use: the one named by `CALDAV_CALENDAR`
+(created if missing), else the principal's first calendar (one named "livebot"
+is created if it has none). Recurring events are listed one instance each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime
+from typing import TypeVar
+from zoneinfo import ZoneInfo
+
+import caldav
+from caldav.lib import error as caldav_error
+from loguru import logger
+
+from tools.calendar.backend import (
+    Event,
+    EventNotFound,
+    from_vevent,
+    master_vevent,
+    to_calendar,
+    write_vevent,
+)
+
+T = TypeVar("T")
+
+
+class CalDAVCalendar:
+    """One calendar on a CalDAV server."""
+
+    def __init__(
+        self,
+        url: str,
+        username: str | None,
+        password: str | None,
+        calendar_name: str | None,
+        timezone: ZoneInfo,
+        timeout: int = 10,
+    ):
+        self.url = url
+        self.username = username
+        self.password = password
+        self.calendar_name = calendar_name
+        self.timezone = timezone
+        self.timeout = timeout
+        self._client: caldav.DAVClient | None = None
+        self._calendar: caldav.Calendar | None = None
+        self._lock = asyncio.Lock()
+
+    async def _run(self, fn: Callable[[caldav.Calendar], T]) -> T:
+        async with self._lock:
+            return await asyncio.to_thread(lambda: fn(self._connect()))
+
+    def _connect(self) -> caldav.Calendar:
+        if self._calendar is not None:
+            return self._calendar
+        self._client = caldav.DAVClient(
+            url=self.url, username=self.username, password=self.password, timeout=self.timeout
+        )
+        principal = self._client.principal()
+        if self.calendar_name:
+            try:
+                calendar = principal.calendar(name=self.calendar_name)
+            except caldav_error.NotFoundError:
+                logger.info(f"calendar: creating CalDAV calendar {self.calendar_name!r}")
+                calendar = principal.make_calendar(name=self.calendar_name)
+        else:
+            calendars = principal.calendars()
+            if calendars:
+                calendar = calendars[0]
+            else:
+                logger.info("calendar: the CalDAV account has no calendar; creating 'livebot'")
+                calendar = principal.make_calendar(name="livebot")
+        logger.info(f"calendar: using CalDAV calendar {calendar.url}")
+        self._calendar = calendar
+        return calendar
+
+    async def connect(self) -> None:
+        """Reach the server and find the calendar now (else on the first call)."""
+        await self._run(lambda cal: None)
+
+    def _find(self, cal: caldav.Calendar, uid: str) -> caldav.Event | None:
+        try:
+            return cal.event_by_uid(uid)
+        except caldav_error.NotFoundError:
+            return None
+
+    def _event_of(self, obj: caldav.CalendarObjectResource, uid: str) -> Event | None:
+        ical = obj.get_icalendar_instance()
+        master = master_vevent(ical.subcomponents, uid)
+        return from_vevent(master, self.timezone) if master is not None else None
+
+    async def list(self, start: datetime, end: datetime) -> list[Event]:
+        def search(cal: caldav.Calendar) -> list[Event]:
+            found = cal.search(start=start, end=end, event=True, expand=True)
+            events = []
+            for obj in found:
+                event = from_vevent(obj.get_icalendar_component(), self.timezone)
+                if event is not None and event.overlaps(start, end):
+                    events.append(event)
+            return events
+
+        events = await self._run(search)
+        return sorted(events, key=lambda e: (e.start, e.end))
+
+    async def get(self, uid: str) -> Event | None:
+        def get(cal: caldav.Calendar) -> Event | None:
+            obj = self._find(cal, uid)
+            return self._event_of(obj, uid) if obj is not None else None
+
+        return await self._run(get)
+
+    async def add(self, event: Event) -> Event:
+        ical = to_calendar([event]).to_ical().decode()
+        await self._run(lambda cal: cal.add_event(ical, no_overwrite=True))
+        logger.info(f"calendar: added {event.uid} on {self.url}")
+        return event
+
+    async def update(self, event: Event) -> Event:
+        def update(cal: caldav.Calendar) -> None:
+            obj = self._find(cal, event.uid)
+            if obj is None:
+                raise EventNotFound(event.uid)
+            with obj.edit_icalendar_instance() as ical:
+                master = master_vevent(ical.subcomponents, event.uid)
+                if master is None:
+                    raise EventNotFound(event.uid)
+                write_vevent(master, event)
+                ical.add_missing_timezones()
+            obj.save()
+
+        await self._run(update)
+        logger.info(f"calendar: updated {event.uid} on {self.url}")
+        return event
+
+    async def remove(self, uid: str) -> None:
+        def remove(cal: caldav.Calendar) -> None:
+            obj = self._find(cal, uid)
+            if obj is None:
+                raise EventNotFound(uid)
+            obj.delete()
+
+        await self._run(remove)
+        logger.info(f"calendar: removed {uid} from {self.url}")
+
+    async def close(self) -> None:
+        client, self._client, self._calendar = self._client, None, None
+        if client is not None:
+            await asyncio.to_thread(client.close)
