@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,31 +70,35 @@ def mqtt_env(broker: Mosquitto, base: str) -> dict[str, str]:
 MakeHouse = Callable[..., Any]
 
 
+@asynccontextmanager
+async def open_house(
+    kind: str, data_dir: Path, broker: Mosquitto | None, **env: str
+) -> AsyncIterator[House]:
+    """The seeded house on `kind`; on MQTT, with a fake Z2M on a fresh topic tree."""
+    z2m = None
+    if kind == "mqtt":
+        assert broker is not None
+        base = f"z2m-{uuid.uuid4().hex[:8]}"
+        z2m = FakeZigbee2MQTT(broker.host, broker.port, base, house_devices())
+        await z2m.start()
+        env = {**mqtt_env(broker, base), **env}
+    ts = toolset(context(data_dir, env))
+    assert ts.start is not None and ts.stop is not None
+    await ts.start()
+    try:
+        yield House(kind, ts, z2m)
+    finally:
+        await ts.stop()
+        if z2m is not None:
+            await z2m.stop()
+
+
 @pytest.fixture(params=["local", "mqtt"])
 def make_house(request: pytest.FixtureRequest, tmp_path: Path) -> MakeHouse:
     """`async with make_house(**env) as house`: the seeded house on this test's backend."""
     kind: str = request.param
-
-    @asynccontextmanager
-    async def make(**env: str) -> AsyncIterator[House]:
-        z2m = None
-        if kind == "mqtt":
-            broker: Mosquitto = request.getfixturevalue("mosquitto")
-            base = f"z2m-{uuid.uuid4().hex[:8]}"  # a fresh topic tree per test
-            z2m = FakeZigbee2MQTT(broker.host, broker.port, base, house_devices())
-            await z2m.start()
-            env = {**mqtt_env(broker, base), **env}
-        ts = toolset(context(tmp_path / "lights", env))
-        assert ts.start is not None and ts.stop is not None
-        await ts.start()
-        try:
-            yield House(kind, ts, z2m)
-        finally:
-            await ts.stop()
-            if z2m is not None:
-                await z2m.stop()
-
-    return make
+    broker = request.getfixturevalue("mosquitto") if kind == "mqtt" else None
+    return lambda **env: open_house(kind, tmp_path / "lights", broker, **env)
 
 
 @pytest.fixture
@@ -103,4 +107,11 @@ async def house(make_house: MakeHouse) -> AsyncIterator[House]:
         yield h
 
 
-Waiter = Callable[[Callable[[], bool]], Awaitable[None]]
+@pytest.fixture
+async def make_house_mqtt(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> AsyncIterator[tuple[House, FakeZigbee2MQTT]]:
+    """The house on MQTT only, with its fake Zigbee2MQTT."""
+    async with open_house("mqtt", tmp_path / "lights", mosquitto) as h:
+        assert h.z2m is not None
+        yield h, h.z2m

@@ -61,7 +61,9 @@ def _known(names: Iterable[str], wanted: str) -> str:
     ordered = close + [n for n in names if n not in close]
     shown = ", ".join(ordered[:MAX_NAMES])
     more = f" and {len(ordered) - MAX_NAMES} more" if len(ordered) > MAX_NAMES else ""
-    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    quoted = [f"'{c}'" for c in close]
+    either = ", ".join(quoted[:-1]) + " or " + quoted[-1] if len(quoted) > 1 else "".join(quoted)
+    hint = f" Did you mean {either}?" if close else ""
     return f"{hint} Known: {shown or 'none'}{more}."
 
 
