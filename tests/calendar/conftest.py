@@ -43,6 +43,8 @@ def radicale(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             str(folder / "collections"),
             "--auth-type",
             "none",
+            "--auth-delay",
+            "0",  # no pause after the client's first, unauthenticated request
         ],
         stdout=log,
         stderr=subprocess.STDOUT,

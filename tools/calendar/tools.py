@@ -14,11 +14,13 @@ and the tool descriptions tell the model never to follow them.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import functools
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
+from loguru import logger
 from pydantic import Field
 
 from tools.api import Result, Scheduling, Tool, ToolError, tool
@@ -39,6 +41,25 @@ IsoTime = Annotated[
     str, Field(description="ISO 8601 date-time, e.g. 2026-11-26T15:00 (no offset = local time)")
 ]
 EventId = Annotated[str, Field(description="The event_id from list_events or create_event")]
+
+
+def _calendar_errors(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """A backend failure (file unreadable, server down) becomes an error the model can say."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await fn(*args, **kwargs)
+        except ToolError:
+            raise
+        except Exception as e:
+            logger.exception(f"calendar: {fn.__name__} failed: {e}")
+            raise ToolError(
+                f"the calendar could not be reached or read ({type(e).__name__}); "
+                "tell the caller and try again later"
+            ) from e
+
+    return wrapper
 
 
 def calendar_tools(
@@ -112,6 +133,7 @@ def calendar_tools(
         return event
 
     @tool(timeout=TIMEOUT)
+    @_calendar_errors
     async def list_events(
         start: Annotated[
             str | None, Field(description="ISO 8601 start of the range; default: now")
@@ -137,6 +159,7 @@ def calendar_tools(
         }
 
     @tool(timeout=TIMEOUT)
+    @_calendar_errors
     async def create_event(
         title: Annotated[str, Field(min_length=1, max_length=200, description="Short title")],
         start: IsoTime,
@@ -168,6 +191,7 @@ def calendar_tools(
         return Result({"created": describe(event)})
 
     @tool(timeout=TIMEOUT)
+    @_calendar_errors
     async def move_event(
         event_id: EventId,
         new_start: IsoTime,
@@ -190,6 +214,7 @@ def calendar_tools(
         return Result({"moved": describe(moved), "was": when(event.start, event.end, tz)})
 
     @tool(timeout=TIMEOUT)
+    @_calendar_errors
     async def cancel_event(event_id: EventId) -> dict:
         """Delete an event from the calendar. Confirm with the caller first."""
         async with changing:
@@ -198,6 +223,7 @@ def calendar_tools(
         return {"cancelled": describe(event)}
 
     @tool(timeout=TIMEOUT)
+    @_calendar_errors
     async def find_free_time(
         start: IsoTime,
         end: IsoTime,
