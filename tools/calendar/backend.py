@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
 import icalendar
@@ -41,10 +41,14 @@ class EventNotFound(LookupError):
         super().__init__(f"no event with uid {uid!r}")
 
 
+Events = list[Event]  # (a backend's `list` method would shadow `list` in its class)
+
+
+@runtime_checkable
 class CalendarBackend(Protocol):
     """Where events live. All methods are async; datetimes are aware."""
 
-    async def list(self, start: datetime, end: datetime) -> list[Event]:
+    async def list(self, start: datetime, end: datetime) -> Events:
         """Events overlapping [start, end), sorted by start."""
         ...
 

@@ -22,6 +22,7 @@ from loguru import logger
 from tools.calendar.backend import (
     Event,
     EventNotFound,
+    Events,
     from_vevent,
     master_vevent,
     to_calendar,
@@ -96,8 +97,8 @@ class CalDAVCalendar:
         master = master_vevent(ical.subcomponents, uid)
         return from_vevent(master, self.timezone) if master is not None else None
 
-    async def list(self, start: datetime, end: datetime) -> list[Event]:
-        def search(cal: caldav.Calendar) -> list[Event]:
+    async def list(self, start: datetime, end: datetime) -> Events:
+        def search(cal: caldav.Calendar) -> Events:
             found = cal.search(start=start, end=end, event=True, expand=True)
             events = []
             for obj in found:

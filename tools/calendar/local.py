@@ -22,6 +22,7 @@ from loguru import logger
 from tools.calendar.backend import (
     Event,
     EventNotFound,
+    Events,
     events_of,
     from_vevent,
     master_vevent,
@@ -68,7 +69,7 @@ class LocalCalendar:
         finally:
             os.close(dir_fd)
 
-    async def list(self, start: datetime, end: datetime) -> list[Event]:
+    async def list(self, start: datetime, end: datetime) -> Events:
         async with self._lock:
             cal = await asyncio.to_thread(self._read)
         events = [e for e in events_of(cal, self.timezone) if e.overlaps(start, end)]

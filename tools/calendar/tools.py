@@ -169,8 +169,10 @@ def calendar_tools(
         duration_minutes: Annotated[
             int | None, Field(ge=1, le=1440, description="Length in minutes; default 60")
         ] = None,
-        location: Annotated[str | None, Field(max_length=200)] = None,
-        description: Annotated[str | None, Field(max_length=2000)] = None,
+        location: Annotated[str | None, Field(max_length=200, description="Where")] = None,
+        description: Annotated[
+            str | None, Field(max_length=2000, description="Notes for the event")
+        ] = None,
     ) -> Result:
         """Add an event to the calendar. Refused, with the clashing events, if the time is
         taken: then ask the caller what to do."""
@@ -225,8 +227,8 @@ def calendar_tools(
     @tool(timeout=TIMEOUT)
     @_calendar_errors
     async def find_free_time(
-        start: IsoTime,
-        end: IsoTime,
+        start: Annotated[str, Field(description="ISO 8601 start of the range to search")],
+        end: Annotated[str, Field(description="ISO 8601 end of the range to search")],
         duration_minutes: Annotated[int, Field(ge=5, le=1440, description="Length needed")],
         day_start: Annotated[
             str, Field(description="Earliest time of day, HH:MM; default 09:00")
