@@ -30,6 +30,7 @@ from pydantic import BaseModel, Field
 from bot.call import Call, CallOptions, build_call, run_call
 from bot.sdp import OfferError, check_offer
 from bot.settings import Settings
+from tools.registry import ToolRegistry
 
 MAX_SDP_BYTES = 64 * 1024  # a browser's audio offer is ~3-6 KB
 
@@ -106,6 +107,7 @@ def create_app(
     settings: Settings,
     options_factory: Callable[[], CallOptions] | None = None,
     *,
+    tools: ToolRegistry | None = None,
     echo: bool = False,
 ) -> FastAPI:
     """The bot's HTTP app.
@@ -119,7 +121,13 @@ def create_app(
     if options_factory is None:
         # The echo test answers what the caller says; a greeting would only be echoed noise.
         greeting = None if echo else settings.live.greeting
-        options_factory = lambda: CallOptions(greeting=greeting)  # noqa: E731
+        registry = tools if tools is not None else ToolRegistry()
+
+        def options_factory() -> CallOptions:
+            return CallOptions(
+                greeting=greeting, tools=registry, google_search=settings.google_search
+            )
+
     info = Info(
         mode=mode,
         message=offline_message() if mode == "echo" else "Talk to the bot once you are connected.",

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import load_dotenv
 
@@ -108,6 +109,10 @@ class Settings:
     public_url: str | None = None
     data_dir: Path = Path("data")
     log_level: str = "INFO"
+    tools: tuple[str, ...] = ("calendar", "lights", "clock")
+    timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+    google_search: bool = False
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def base_url(self) -> str:
@@ -218,10 +223,44 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         public_url=r.str("PUBLIC_URL"),
         data_dir=Path(r.str("LIVEBOT_DATA_DIR", "data") or "data"),
         log_level=log_level,
+        tools=_tool_names(r.env.get("TOOLS", "calendar,lights,clock")),
+        timezone=_timezone(r),
+        google_search=r.bool("LIVE_GOOGLE_SEARCH", False),
+        env=dict(r.env),
     )
     if r.problems:
         raise SettingsError(r.problems)
     return settings
+
+
+def _tool_names(raw: str | None) -> tuple[str, ...]:
+    """`TOOLS=calendar,lights`; empty or `none` for no tools."""
+    if raw is None or raw.strip().lower() in ("", "none"):
+        return ()
+    return tuple(dict.fromkeys(n.strip() for n in raw.split(",") if n.strip()))
+
+
+def _timezone(r: EnvReader) -> ZoneInfo:
+    """`TIMEZONE` (an IANA name), else the machine's zone, else UTC."""
+    name = r.str("TIMEZONE") or _machine_timezone()
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        r.problems.append(
+            f"TIMEZONE={name!r} is not a time zone: set it to an IANA name like Europe/Paris."
+        )
+        return ZoneInfo("UTC")
+
+
+def _machine_timezone() -> str:
+    try:
+        target = os.path.realpath("/etc/localtime")
+        marker = "/zoneinfo/"
+        if marker in target:
+            return target.split(marker, 1)[1]
+    except OSError:
+        pass
+    return "UTC"
 
 
 def _greeting(raw: str | None) -> str | None:

@@ -280,9 +280,8 @@ def gemini_schema(schema: dict[str, Any]) -> dict[str, Any]:
             if len(non_null) < len(options):
                 node.pop("anyOf")
                 if len(non_null) == 1:
-                    node = {**non_null[0], **node}
-                else:
-                    node["anyOf"] = non_null
+                    return convert({**non_null[0], **node, "nullable": True})
+                node["anyOf"] = non_null
                 node["nullable"] = True
         if "const" in node:
             node["enum"] = [node.pop("const")]

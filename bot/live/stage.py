@@ -42,6 +42,7 @@ from google.genai.types import (
 from loguru import logger
 from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
 from pipecat.adapters.llm.schemas.tools_schema import AdapterType, ToolsSchema
+from pipecat.adapters.llm.services.gemini_live_adapter import GeminiLiveLLMAdapter
 from pipecat.frames.frames import (
     FunctionCallResultFrame,
     FunctionCallResultProperties,
@@ -144,6 +145,43 @@ def tools_schema(registry: ToolRegistry, *, google_search: bool = False) -> Tool
     if not standard and not custom:
         return None
     return ToolsSchema(standard_tools=standard, custom_tools=custom)
+
+
+def tag_behaviors(tools: list, registry: ToolRegistry) -> None:
+    """Put each registered tool's BLOCKING/NON_BLOCKING into its declaration."""
+    for group in tools:
+        if not isinstance(group, dict):
+            continue
+        for decl in group.get("function_declarations") or []:
+            t = registry.get(decl.get("name", ""))
+            if t is not None:
+                decl["behavior"] = t.behavior.value
+
+
+async def setup_tools(
+    registry: ToolRegistry, *, google_search: bool = False, non_blocking: bool = True
+) -> list[dict[str, Any]]:
+    """The `tools` of the setup message as they go over the wire (for `livebot tools`).
+
+    Built as the stage's first connect builds them (Pipecat's adapter, then our
+    behaviours), then put through google-genai's own setup conversion (private
+    API: a test compares the result with what the emulator receives).
+    """
+    from google.genai import _common, _live_converters
+    from google.genai import live as genai_live
+    from google.genai.types import LiveConnectConfig, LiveConnectParameters
+
+    schema = tools_schema(registry, google_search=google_search)
+    tools = list(GeminiLiveLLMAdapter().from_standard_tools(schema) or []) if schema else []
+    if non_blocking:
+        tag_behaviors(tools, registry)
+    api = Client(api_key="not-used-offline")._api_client
+    config = await genai_live._t_live_connect_config(api, LiveConnectConfig(tools=tools))
+    params = LiveConnectParameters(model="models/x", config=config).model_dump(exclude_none=True)
+    request = _common.convert_to_dict(
+        _live_converters._LiveConnectParameters_to_mldev(api_client=api, from_object=params)
+    )
+    return request["setup"].get("tools", [])
 
 
 class LiveStage(GeminiLiveLLMService):
@@ -258,13 +296,7 @@ class LiveStage(GeminiLiveLLMService):
 
     def _tag_tool_behaviors(self, tools: list) -> None:
         """Declare each function's behaviour from our registry (Pipecat infers it)."""
-        for group in tools:
-            if not isinstance(group, dict):
-                continue
-            for decl in group.get("function_declarations") or []:
-                t = self._registry.get(decl.get("name", ""))
-                if t is not None:
-                    decl["behavior"] = t.behavior.value
+        tag_behaviors(tools, self._registry)
 
     async def _handle_msg_tool_call(self, message: LiveServerMessage) -> None:
         """Start each new call once; a repeated id is answered already or still running."""

@@ -1,5 +1,9 @@
 """Run the Live stage in a real Pipecat pipeline against the emulator, without WebRTC.
 
+For tests (ours and tool developers'): `running_stage()` gives a live stage
+whose Google client talks to a `LiveEmulator` through the SDK's own
+variables, exactly as in production.
+
 The pipeline is the call's own minus the transport: context aggregators around
 the stage, a recorder where the output transport would be. Caller audio is fed
 as 20 ms `InputAudioRawFrame`s, as the SmallWebRTC input produces them.
@@ -8,13 +12,13 @@ as 20 ms `InputAudioRawFrame`s, as the SmallWebRTC input produces them.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import pytest
 from pipecat.frames.frames import (
     Frame,
     InputAudioRawFrame,
@@ -103,20 +107,46 @@ def live_settings(**overrides: Any) -> LiveSettings:
     return replace(LiveSettings(api_key="test-key", model="models/gemini-3.8-live"), **overrides)
 
 
+@contextmanager
+def patched_env(values: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables for the duration, then restore them."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 @asynccontextmanager
 async def running_stage(
     emulator: LiveEmulator,
-    monkeypatch: pytest.MonkeyPatch,
     *,
     tools: ToolRegistry | None = None,
     live: LiveSettings | None = None,
+    google_search: bool = False,
 ) -> AsyncIterator[StageHarness]:
     """The stage in a running pipeline, its client pointed at `emulator`."""
-    for key, value in client_env(emulator).items():
-        monkeypatch.setenv(key, value)
+    with patched_env(client_env(emulator)):
+        async with _running_stage(emulator, tools, live, google_search) as harness:
+            yield harness
+
+
+@asynccontextmanager
+async def _running_stage(
+    emulator: LiveEmulator,
+    tools: ToolRegistry | None,
+    live: LiveSettings | None,
+    google_search: bool,
+) -> AsyncIterator[StageHarness]:
     stage = LiveStage(
         live=live or live_settings(),
         tools=tools or ToolRegistry(),
+        google_search=google_search,
         inference_on_context_initialization=False,
         call_id="test",
     )

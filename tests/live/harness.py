@@ -1,0 +1,29 @@
+"""The Live stage harness for our tests (see `bot.live.testing`)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import pytest
+
+from bot.live import testing
+from bot.live.emulator import LiveEmulator
+from bot.live.testing import StageHarness, live_settings, silence
+from bot.settings import LiveSettings
+from tools.registry import ToolRegistry
+
+__all__ = ["StageHarness", "live_settings", "running_stage", "silence"]
+
+
+@asynccontextmanager
+async def running_stage(
+    emulator: LiveEmulator,
+    monkeypatch: pytest.MonkeyPatch | None = None,
+    *,
+    tools: ToolRegistry | None = None,
+    live: LiveSettings | None = None,
+) -> AsyncIterator[StageHarness]:
+    """`bot.live.testing.running_stage`; `monkeypatch` is accepted for older call sites."""
+    async with testing.running_stage(emulator, tools=tools, live=live) as harness:
+        yield harness
