@@ -265,7 +265,12 @@ class MqttLights(LightsBackend):
                     logger.info(f"lights: connected to {self.where}")
                     backoff = 0.5
                     async for message in client.messages:
-                        await self._handle(client, str(message.topic), message.payload)
+                        try:
+                            await self._handle(client, str(message.topic), message.payload)
+                        except aiomqtt.MqttError:
+                            raise
+                        except Exception:  # one odd message must not stop the lights
+                            logger.exception(f"lights: cannot handle a message on {message.topic}")
             except aiomqtt.MqttError as e:
                 was = self._client is not None
                 self._client = None
