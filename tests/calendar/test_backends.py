@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from datetime import date, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -201,3 +202,21 @@ def test_settings_problems_name_the_variables(tmp_path: Path):
     assert "CALDAV_PASSWORD" in problems(
         {"CALENDAR_BACKEND": "caldav", "CALDAV_URL": "https://x", "CALDAV_USERNAME": "me"}
     )
+
+
+async def test_free_time_on_the_day_clocks_go_forward(tmp_path: Path):
+    ts = local_toolset(tmp_path)
+    year = day().year
+    last_sunday = max(
+        d for d in (date(year, 3, 31) - timedelta(days=i) for i in range(7)) if d.weekday() == 6
+    )
+    out = await call(
+        ts,
+        "find_free_time",
+        start=last_sunday.isoformat(),
+        end=(last_sunday + timedelta(days=1)).isoformat(),
+        duration_minutes=60,
+    )
+    assert [(s["start"][11:], s["end"][11:]) for s in out.response["free"]] == [
+        ("09:00+02:00", "18:00+02:00")
+    ]
