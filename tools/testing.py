@@ -84,7 +84,7 @@ async def call_like_the_model(
             running_stage(emulator, tools=registry) as harness,
         ):
             async with asyncio.timeout(timeout + 10):
-                while harness.stage._context is None or not emulator.sessions:
+                while harness.stage._context is None or not emulator.sessions:  # noqa: ASYNC110
                     await asyncio.sleep(0.02)
                 ready.set()
                 while "responses" not in outcome:

@@ -75,7 +75,9 @@ async def test_spoken_words_reach_gemini_and_the_answer_reaches_the_caller(
         heard["utterance"] = utterance
         call_id = await s.call_tool("set_light", {"name": "kitchen", "on": True})
         heard["response"] = await s.tool_response(call_id)
-        await s.say("The kitchen light is on.", seconds=1.5, transcribe_input="turn on the kitchen lights")
+        await s.say(
+            "The kitchen light is on.", seconds=1.5, transcribe_input="turn on the kitchen lights"
+        )
 
     wav = speech("turn on the kitchen lights")
     spoken_pcm, _ = read_wav(wav)
@@ -143,7 +145,7 @@ async def test_first_command_offline_echo(tmp_path, speech):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GOOGLE_", "GEMINI_"))}
     env.update(PORT=str(port), LIVEBOT_DATA_DIR=str(tmp_path / "data"), SSL_CERT_FILE="")
     env.pop("SSL_CERT_FILE")
-    proc = subprocess.Popen(
+    proc = subprocess.Popen(  # noqa: ASYNC220 (the server under test, started once)
         [sys.executable, "-m", "bot", "serve"],
         cwd=tmp_path,
         env={**env, "PYTHONPATH": str(ROOT)},
