@@ -114,11 +114,10 @@ def calendar_tools(
         ]
 
     def refused(action: str, clashes: list[Event]) -> Result:
-        titles = ", ".join(f"'{e.title}'" for e in clashes[:3])
         return Result(
-            {
-                "error": f"Not {action}: the time overlaps {len(clashes)} event(s) ({titles}). "
-                "Ask the caller whether to choose another time.",
+            {  # event texts stay in their labelled fields, out of the error sentence
+                "error": f"Not {action}: the time overlaps {len(clashes)} event(s), listed in "
+                "conflicts. Ask the caller whether to choose another time.",
                 "conflicts": [describe(e) for e in clashes[:MAX_EVENTS]],
             },
             Scheduling.INTERRUPT,
