@@ -1,11 +1,13 @@
 """./livebot: one entry point that installs what it needs, then runs the project.
 
     ./livebot serve            run the bot server (http://localhost:7860)
-    ./livebot test [ARGS...]   lint, then the test suite; ARGS go to pytest
-                               (fails if either fails; LIVEBOT_NO_LINT=1 skips lint)
+    ./livebot test [ARGS...]   rebuild the call page, lint, then the test suite; ARGS go to
+                               pytest (fails if any fails, or if the rebuilt page differs
+                               from the committed bot/web/dist; LIVEBOT_NO_LINT=1 skips lint)
     ./livebot lint             ruff check + ruff format --check
     ./livebot format           ruff format + ruff check --fix
     ./livebot setup            only install: uv, the locked Python deps (+ test packages)
+    ./livebot build-page       rebuild the call page (web/ -> bot/web/dist; needs node + npm)
     ./livebot <anything else>  uv run python -m bot <anything else>
 
 Standard library only; see scripts/bootstrap.py for how uv is found or installed.
@@ -14,6 +16,7 @@ Standard library only; see scripts/bootstrap.py for how uv is found or installed
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -31,6 +34,8 @@ from bootstrap import (
 )
 
 TEST_PACKAGES = ROOT / "scripts" / "test-packages.txt"
+PAGE_SOURCES = ROOT / "web"
+PAGE_DIST = ROOT / "bot" / "web" / "dist"
 PYTEST_NO_TESTS = 5
 
 
@@ -73,8 +78,44 @@ def _lint(uv: Path) -> int:
     return rc or rc2
 
 
+def _build_page(*, install: bool) -> int:
+    """npm ci + the esbuild build of web/ into bot/web/dist (the committed page)."""
+    if not shutil.which("npm") and install:
+        ensure_packages(["nodejs", "npm"])  # Debian's; any Node >= 18 with npm will do
+    npm = shutil.which("npm")
+    if not npm:
+        raise BootstrapError(
+            "npm not found: install Node.js >= 18 with npm (apt-get install nodejs npm)"
+        )
+    say("npm ci (web/)")
+    ci = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=PAGE_SOURCES)
+    if ci.returncode != 0:
+        return ci.returncode
+    say("build the call page (web/ -> bot/web/dist)")
+    return subprocess.run([npm, "run", "--silent", "build"], cwd=PAGE_SOURCES).returncode
+
+
+def _page_matches_commit() -> bool:
+    """Whether bot/web/dist, just rebuilt, is what is committed (no git: not checked)."""
+    if not shutil.which("git") or not (ROOT / ".git").exists():
+        say("no git checkout: the rebuilt page is not compared with a commit")
+        return True
+    out = subprocess.run(
+        ["git", "status", "--porcelain", "--", os.fspath(PAGE_DIST)],
+        cwd=ROOT, capture_output=True, text=True,
+    )  # fmt: skip
+    if out.returncode == 0 and not out.stdout.strip():
+        return True
+    say("bot/web/dist differs from the committed page:\n" + out.stdout.rstrip())
+    say("rebuild it with ./livebot build-page and commit bot/web/dist")
+    return False
+
+
 def cmd_test(args: list[str]) -> int:
     ensure_packages(read_package_list(TEST_PACKAGES))
+    page_rc = _build_page(install=True)
+    if page_rc == 0 and not _page_matches_commit():
+        page_rc = 1
     uv = _uv_synced()
     lint_rc = 0 if os.environ.get("LIVEBOT_NO_LINT") else _lint(uv)
     say(f"pytest {' '.join(args)}".rstrip())
@@ -83,7 +124,13 @@ def cmd_test(args: list[str]) -> int:
         say("pytest ran no tests: that is a failure")
     if lint_rc:
         say("lint failed (see above): the test command fails too")
-    return rc or lint_rc
+    if page_rc:
+        say("the call page build failed or is stale (see above): the test command fails too")
+    return rc or lint_rc or page_rc
+
+
+def cmd_build_page(args: list[str]) -> int:
+    return _build_page(install=False)
 
 
 def cmd_lint(args: list[str]) -> int:
@@ -108,7 +155,13 @@ def cmd_bot(args: list[str]) -> int:
     return _run([uv, "run", "--no-sync", "python", "-m", "bot", *args])
 
 
-COMMANDS = {"test": cmd_test, "lint": cmd_lint, "format": cmd_format, "setup": cmd_setup}
+COMMANDS = {
+    "test": cmd_test,
+    "lint": cmd_lint,
+    "format": cmd_format,
+    "setup": cmd_setup,
+    "build-page": cmd_build_page,
+}
 
 
 def main(argv: list[str]) -> int:
