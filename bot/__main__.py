@@ -12,7 +12,9 @@ from dataclasses import replace
 import uvicorn
 from loguru import logger
 
+from bot.links import parse_duration, room_url
 from bot.logs import setup_logging
+from bot.rooms import RoomError, RoomStore
 from bot.settings import Settings, SettingsError, feature_warnings, load_settings
 from tools.api import Behavior
 from tools.toolset import Toolset, ToolSettingsError, load_toolsets, registry_of
@@ -37,7 +39,10 @@ async def serve(settings: Settings, toolsets: list[Toolset]) -> None:
             settings = replace(settings, live=replace(settings.live, api_key=key))
         for note in feature_warnings(settings.live):
             logger.warning(note)
-        app = create_app(settings, tools=registry, echo=echo)
+        rooms = RoomStore(settings.data_dir / "rooms.json")
+        lobby = rooms.ensure_default()
+        secret = settings.link_secret()
+        app = create_app(settings, toolsets=toolsets, echo=echo, secret=secret, rooms=rooms)
         config = uvicorn.Config(
             app, host=settings.host, port=settings.port, log_config=None, access_log=False
         )
@@ -45,7 +50,8 @@ async def serve(settings: Settings, toolsets: list[Toolset]) -> None:
         banner = [
             "",
             "livebot is running.",
-            f"  Call the bot: open {settings.base_url}/ in your browser",
+            f"  Call the bot: open {room_url(settings.base_url, secret, lobby.name, 86400)}",
+            "  (a link to the lobby room, valid 24 h; `./livebot room create NAME` makes more)",
         ]
         if echo:
             banner += [
@@ -58,6 +64,7 @@ async def serve(settings: Settings, toolsets: list[Toolset]) -> None:
             banner.append(
                 f"  Gemini Live: {settings.live.backend.value}, model {settings.live.model}"
             )
+        banner.append(f"  Tools: {', '.join(t.name for t in registry) or 'none'}")
         banner.append("")
 
         async def announce() -> None:
@@ -98,6 +105,49 @@ def print_tools(settings: Settings, toolsets: list[Toolset], *, as_json: bool) -
     print(json.dumps(declared, indent=2))
 
 
+def room_command(settings: Settings, args: argparse.Namespace) -> int:
+    """`room create|list|delete`: rooms and the signed links callers open."""
+    rooms = RoomStore(settings.data_dir / "rooms.json")
+    if args.room_command == "list":
+        for room in rooms.all():
+            extras = ", ".join(
+                f"{k} {v}"
+                for k, v in (
+                    ("voice", room.voice),
+                    ("lights", room.lights_room),
+                    ("calendar", room.calendar),
+                )
+                if v
+            )
+            print(
+                f"{room.name}: {room.display_title}, up to {room.max_callers} callers"
+                + (f", {extras}" if extras else "")
+            )
+        return 0
+    if args.room_command == "delete":
+        if not rooms.delete(args.name):
+            print(f"there is no room called {args.name!r}", file=sys.stderr)
+            return 1
+        print(f"deleted room {args.name}")
+        return 0
+    try:
+        seconds = parse_duration(args.expires)
+        room = rooms.update(
+            args.name,
+            title=args.title,
+            persona=args.persona,
+            voice=args.voice,
+            lights_room=args.lights_room,
+            calendar=args.calendar,
+            max_callers=args.max_callers,
+        )
+    except (ValueError, RoomError) as e:
+        print(f"cannot create the room: {e}", file=sys.stderr)
+        return 2
+    print(room_url(settings.base_url, settings.link_secret(), room.name, seconds))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="livebot", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -108,6 +158,20 @@ def main(argv: list[str] | None = None) -> int:
         "tools", help="list the enabled tools with the exact declarations sent to Gemini"
     )
     p_tools.add_argument("--json", action="store_true", help="print only the setup's tools JSON")
+    p_room = sub.add_parser("room", help="create rooms and print the links callers open")
+    room_sub = p_room.add_subparsers(dest="room_command", required=True)
+    p_create = room_sub.add_parser("create", help="create (or change) a room; print a signed link")
+    p_create.add_argument("name", help="lowercase letters, digits and dashes, e.g. kitchen")
+    p_create.add_argument("--expires", default="24h", help="link lifetime: 30m, 24h, 7d …")
+    p_create.add_argument("--title", help="the name callers see")
+    p_create.add_argument("--persona", help="added to the system instruction in this room")
+    p_create.add_argument("--voice", help="a Gemini prebuilt voice for this room")
+    p_create.add_argument("--lights-room", help="the lights room this room controls by default")
+    p_create.add_argument("--calendar", help="the calendar this room uses (CalDAV name)")
+    p_create.add_argument("--max-callers", type=int, help="simultaneous callers (default 4)")
+    room_sub.add_parser("list", help="list the rooms")
+    p_delete = room_sub.add_parser("delete", help="delete a room (its links stop working)")
+    p_delete.add_argument("name")
     args = parser.parse_args(argv)
 
     try:
@@ -119,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
         problems = e.problems
         print(SettingsError(problems), file=sys.stderr)
         return 2
+    if args.command == "room":
+        return room_command(settings, args)
     if args.command == "tools":
         print_tools(settings, toolsets, as_json=args.json)
         return 0

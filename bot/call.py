@@ -7,7 +7,9 @@ caller's Opus to 16 kHz mono PCM for Gemini and plays its 24 kHz audio back.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from loguru import logger
 from pipecat.frames.frames import LLMRunFrame
@@ -20,7 +22,9 @@ from pipecat.transports.smallwebrtc.connection import SmallWebRTCConnection
 from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport
 from pipecat.workers.runner import WorkerRunner
 
+from bot.feed import CallFeed
 from bot.live.stage import LiveStage
+from bot.rooms import Room
 from bot.settings import LiveSettings
 from tools.registry import ToolRegistry
 
@@ -36,6 +40,12 @@ class CallOptions:
     system_instruction: str | None = None
     google_search: bool = False
     tools: ToolRegistry = field(default_factory=ToolRegistry)
+    room: Room | None = None
+    mode: str = "live"  # or "echo": the page says which
+    message: str = ""
+    lights: Any | None = None  # a lights backend whose state the page shows
+    calendar: Any | None = None  # a calendar backend whose next events the page shows
+    timezone: ZoneInfo | None = None
 
 
 @dataclass
@@ -45,6 +55,7 @@ class Call:
     call_id: str
     task: PipelineWorker
     stage: LiveStage
+    feed: CallFeed
 
 
 def build_call(
@@ -60,12 +71,37 @@ def build_call(
             audio_out_sample_rate=BOT_SAMPLE_RATE,
         ),
     )
+    room = options.room
+    system_instruction = options.system_instruction or live.system_instruction
+    if room is not None:
+        if room.persona:
+            system_instruction += f"\n\nIn this room ({room.display_title}): {room.persona}"
+        if room.voice:
+            live = replace(live, voice=room.voice)
+    task_ref: list[PipelineWorker] = []
+
+    async def to_page(data: dict[str, Any]) -> None:
+        await task_ref[0].rtvi.send_server_message(data)
+
+    feed = CallFeed(
+        to_page,
+        session={
+            "mode": options.mode,
+            "message": options.message,
+            "room": {"name": room.name, "title": room.display_title} if room else None,
+        },
+        lights=options.lights,
+        lights_room=room.lights_room if room else None,
+        calendar=options.calendar,
+        timezone=options.timezone,
+    )
     stage = LiveStage(
         live=live,
         tools=options.tools,
-        system_instruction=options.system_instruction,
+        system_instruction=system_instruction,
         google_search=options.google_search,
         call_id=call_id,
+        on_event=feed.on_stage_event,
         inference_on_context_initialization=bool(options.greeting),
     )
     context = LLMContext()
@@ -80,6 +116,11 @@ def build_call(
         params=PipelineParams(enable_metrics=True, enable_usage_metrics=True),
         idle_timeout_secs=None,
     )
+    task_ref.append(task)
+
+    @task.rtvi.event_handler("on_client_ready")
+    async def on_client_ready(_rtvi) -> None:
+        await feed.start()
 
     @transport.event_handler("on_client_connected")
     async def on_client_connected(_transport, _client) -> None:
@@ -90,9 +131,10 @@ def build_call(
     @transport.event_handler("on_client_disconnected")
     async def on_client_disconnected(_transport, _client) -> None:
         logger.info("caller left")
+        feed.close()
         await task.cancel()
 
-    return Call(call_id=call_id, task=task, stage=stage)
+    return Call(call_id=call_id, task=task, stage=stage, feed=feed)
 
 
 async def run_call(call: Call) -> None:
@@ -104,4 +146,5 @@ async def run_call(call: Call) -> None:
             await runner.add_workers(call.task)
             await runner.run()
         finally:
+            call.feed.close()
             logger.info(f"call ended (Live reconnects: {call.stage.reconnects})")

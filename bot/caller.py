@@ -29,6 +29,7 @@ import json
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 import wave
@@ -196,7 +197,15 @@ class Caller:
             client_ready: send RTVI ``client-ready`` once the data channel opens.
             video: also offer a receive-only video transceiver (index 1), as browsers do.
         """
-        self.base_url = base_url.rstrip("/")
+        link = urllib.parse.urlsplit(base_url)
+        query = urllib.parse.parse_qs(link.query)
+        #: The room link's token, when `base_url` is a room link (`…/r/<room>?t=…`).
+        self.link_token: str | None = query.get("t", [None])[0] if "/r/" in link.path else None
+        self.base_url = (
+            f"{link.scheme}://{link.netloc}" if self.link_token else base_url.rstrip("/")
+        )
+        #: The join answer (room, ticket, ICE servers, mode) after `connect()`.
+        self.joined: dict[str, Any] | None = None
         self.offer_path = offer_path
         self.request_data = request_data
         self.client_ready = client_ready
@@ -232,6 +241,8 @@ class Caller:
         ``TimeoutError``, or ``ConnectionError`` (ICE/DTLS failed)."""
         if self.pc is not None:
             raise RuntimeError("connect() was already called")
+        if self.link_token and self.joined is None:
+            self.joined = await self.join()
         pc = self.pc = RTCPeerConnection(RTCConfiguration(iceServers=self.ice_servers))
         self._setup_pc(pc)
         pc.addTransceiver(self._out, direction="sendrecv")
@@ -277,14 +288,23 @@ class Caller:
                     f"peer connection failed ({self.pc and self.pc.connectionState})"
                 )
 
-    async def _post_offer(self, body: dict[str, Any]) -> dict[str, Any]:
-        url = self.base_url + self.offer_path
+    async def join(self) -> dict[str, Any]:
+        """Exchange the room link for a call ticket (`POST /api/join`)."""
+        status, payload, raw = await self._post_json("/api/join", {"token": self.link_token})
+        if status >= 400 or not isinstance(payload, dict) or "ticket" not in payload:
+            detail = payload.get("detail") if isinstance(payload, dict) else raw[:500]
+            raise CallerError(f"join -> {status}: {detail}", status=status, detail=payload)
+        return payload
+
+    async def _post_json(self, path: str, body: dict[str, Any]) -> tuple[int, Any, bytes]:
+        url = self.base_url + path
         data = json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"}
+        if self.joined:
+            headers["Authorization"] = f"Bearer {self.joined['ticket']}"
 
         def post() -> tuple[int, bytes]:
-            req = urllib.request.Request(
-                url, data=data, method="POST", headers={"Content-Type": "application/json"}
-            )
+            req = urllib.request.Request(url, data=data, method="POST", headers=headers)
             try:
                 with urllib.request.urlopen(req, timeout=30) as resp:
                     return resp.status, resp.read()
@@ -296,6 +316,11 @@ class Caller:
             payload = json.loads(raw)
         except ValueError:
             payload = None
+        return status, payload, raw
+
+    async def _post_offer(self, body: dict[str, Any]) -> dict[str, Any]:
+        url = self.base_url + self.offer_path
+        status, payload, raw = await self._post_json(self.offer_path, body)
         if status >= 400:
             detail = payload.get("detail") if isinstance(payload, dict) else raw[:500]
             raise CallerError(f"POST {url} -> {status}: {detail}", status=status, detail=detail)

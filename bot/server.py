@@ -1,22 +1,27 @@
-"""HTTP: the caller page, WebRTC signalling and health.
+"""HTTP: room pages, joining, WebRTC signalling and health.
 
 Signalling is Pipecat's SmallWebRTC contract (`POST /api/offer` with an SDP
-offer, `PATCH /api/offer` with ICE candidates), so Pipecat's own clients can
-call the bot. Each new peer connection becomes one call (`bot.call`).
+offer, `PATCH /api/offer` with ICE candidates), so Pipecat's own JS client can
+call the bot, with one addition: every signalling request carries a call
+ticket (`Authorization: Bearer …`) obtained by joining with a room link.
+Each new peer connection becomes one call (`bot.call`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from importlib import resources
+from pathlib import Path
 from typing import Literal
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 from loguru import logger
 from pipecat.transports.smallwebrtc.connection import SmallWebRTCConnection
 from pipecat.transports.smallwebrtc.request_handler import (
@@ -27,16 +32,22 @@ from pipecat.transports.smallwebrtc.request_handler import (
 )
 from pydantic import BaseModel, Field
 
+from bot import links
 from bot.call import Call, CallOptions, build_call, run_call
+from bot.pages import message_page
+from bot.ratelimit import RateLimiter
+from bot.rooms import DEFAULT_ROOM, Room, RoomStore
 from bot.sdp import OfferError, check_offer
 from bot.settings import Settings
-from tools.registry import ToolRegistry
+from tools.toolset import Toolset, registry_of
 
 MAX_SDP_BYTES = 64 * 1024  # a browser's audio offer is ~3-6 KB
+TICKET_SECONDS = 300  # time to go from Join to a connected call
+WEB_DIST = Path(str(resources.files("bot.web"))) / "dist"
 
 
 class Offer(BaseModel):
-    """An SDP offer from a caller (or a renegotiation of an existing connection)."""
+    """An SDP offer from a caller (or a renegotiation of its existing connection)."""
 
     sdp: str = Field(min_length=1, max_length=MAX_SDP_BYTES)
     type: Literal["offer"]
@@ -63,29 +74,76 @@ class CandidatePatch(BaseModel):
     candidates: list[Candidate] = Field(max_length=64)
 
 
-class Info(BaseModel):
-    """What the page needs to know to explain itself."""
+class JoinRequest(BaseModel):
+    token: str = Field(min_length=1, max_length=links.MAX_TOKEN_LENGTH)
 
+
+class RoomInfo(BaseModel):
+    name: str
+    title: str
+
+
+class IceServer(BaseModel):
+    urls: list[str]
+    username: str | None = None
+    credential: str | None = None
+
+
+class Joined(BaseModel):
+    """What the page needs to place the call."""
+
+    room: RoomInfo
+    ticket: str
+    ice_servers: list[IceServer]
     mode: Literal["live", "echo"]
     message: str
 
 
+class Problem(BaseModel):
+    detail: str
+    reason: str | None = None
+
+
+STATUS_FOR: dict[str, int] = {
+    "invalid": 403,
+    "used": 403,
+    "expired": 410,
+    "unknown_room": 404,
+    "full": 409,
+    "rate_limited": 429,
+    "missing_ticket": 401,
+}
+
+
+class ApiError(Exception):
+    """A refusal with a human sentence and a machine reason."""
+
+    def __init__(self, reason: str, detail: str, headers: dict[str, str] | None = None):
+        self.reason, self.detail, self.headers = reason, detail, headers or {}
+
+
 @dataclass
 class CallRegistry:
-    """The calls running in this process."""
+    """The calls running in this process, by peer connection id."""
 
     calls: dict[str, Call] = field(default_factory=dict)
     tasks: dict[str, asyncio.Task] = field(default_factory=dict)
+    rooms: dict[str, str] = field(default_factory=dict)  # pc_id -> room name
 
-    def start(self, call: Call) -> None:
+    def start(self, call: Call, room: str) -> None:
         task = asyncio.create_task(run_call(call), name=f"call-{call.call_id}")
         self.calls[call.call_id] = call
         self.tasks[call.call_id] = task
+        self.rooms[call.call_id] = room
         task.add_done_callback(lambda _t: self._forget(call.call_id))
 
     def _forget(self, call_id: str) -> None:
         self.calls.pop(call_id, None)
         self.tasks.pop(call_id, None)
+        self.rooms.pop(call_id, None)
+
+    def in_room(self, room: str) -> int:
+        return sum(1 for r in self.rooms.values() if r == room)
 
     async def stop_all(self) -> None:
         for call in list(self.calls.values()):
@@ -105,33 +163,41 @@ def offline_message() -> str:
 
 def create_app(
     settings: Settings,
-    options_factory: Callable[[], CallOptions] | None = None,
+    options_factory: Callable[[Room], CallOptions] | None = None,
     *,
-    tools: ToolRegistry | None = None,
+    secret: bytes,
+    rooms: RoomStore,
+    toolsets: Sequence[Toolset] = (),
     echo: bool = False,
 ) -> FastAPI:
     """The bot's HTTP app.
 
-    `options_factory` makes each call's options (tools, greeting); `echo` says
-    the Live endpoint is the built-in emulator's echo test, so the page says so.
+    `options_factory` makes each call's options from its room; `echo` says the
+    Live endpoint is the built-in emulator's echo test, so callers are told so.
     """
     handler = SmallWebRTCRequestHandler()
     calls = CallRegistry()
+    tickets: dict[str, str] = {}  # ticket nonce -> the pc_id it is bound to
+    limiter = RateLimiter(per_minute=settings.join_rate_per_minute, burst=settings.join_burst)
     mode: Literal["live", "echo"] = "echo" if echo else "live"
+    message = offline_message() if echo else "Talk to the bot once you are connected."
     if options_factory is None:
-        # The echo test answers what the caller says; a greeting would only be echoed noise.
-        greeting = None if echo else settings.live.greeting
-        registry = tools if tools is not None else ToolRegistry()
+        registry = registry_of(toolsets)
+        backends = {ts.name: ts.extras.get("backend") for ts in toolsets}
 
-        def options_factory() -> CallOptions:
+        def options_factory(room: Room) -> CallOptions:
+            # The echo test answers what the caller says; a greeting would only be echoed.
             return CallOptions(
-                greeting=greeting, tools=registry, google_search=settings.google_search
+                greeting=None if echo else settings.live.greeting,
+                tools=registry,
+                google_search=settings.google_search,
+                room=room,
+                mode=mode,
+                message=message,
+                lights=backends.get("lights"),
+                calendar=backends.get("calendar"),
+                timezone=settings.timezone,
             )
-
-    info = Info(
-        mode=mode,
-        message=offline_message() if mode == "echo" else "Talk to the bot once you are connected.",
-    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
@@ -141,39 +207,150 @@ def create_app(
 
     app = FastAPI(title="livebot", version="0.1.0", lifespan=lifespan)
     app.state.calls = calls
+    if WEB_DIST.is_dir():
+        app.mount("/static", StaticFiles(directory=WEB_DIST), name="static")
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['msg']}" for e in exc.errors()
         )
-        return JSONResponse(status_code=400, content={"detail": f"bad request: {problems}"})
+        return JSONResponse(
+            status_code=400, content={"detail": f"bad request: {problems}", "reason": "bad_request"}
+        )
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    async def page() -> str:
-        return resources.files("bot.web").joinpath("index.html").read_text()
+    @app.exception_handler(ApiError)
+    async def refused(_request: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(
+            status_code=STATUS_FOR.get(exc.reason, 400),
+            content={"detail": exc.detail, "reason": exc.reason},
+            headers=exc.headers,
+        )
+
+    def client_key(request: Request) -> str:
+        return request.client.host if request.client else "unknown"
+
+    def rate_limit(request: Request) -> None:
+        wait = limiter.take(client_key(request))
+        if wait:
+            raise ApiError(
+                "rate_limited",
+                f"Too many attempts from your address: try again in {wait:.0f} s.",
+                {"Retry-After": str(max(1, round(wait)))},
+            )
+
+    def room_of(claims: links.Claims) -> Room:
+        room = rooms.get(claims.room)
+        if room is None:
+            raise ApiError("unknown_room", f"There is no room called '{claims.room}' here.")
+        return room
+
+    def check_capacity(room: Room) -> None:
+        if calls.in_room(room.name) >= room.max_callers:
+            raise ApiError(
+                "full",
+                f"The room '{room.display_title}' is full ({room.max_callers} callers): "
+                "try again in a few minutes.",
+            )
+
+    def ticket_of(request: Request) -> links.Claims:
+        auth = request.headers.get("authorization", "")
+        if not auth.lower().startswith("bearer "):
+            raise ApiError("missing_ticket", "Join the room from its link before calling.")
+        token = auth[7:].strip()
+        try:
+            return links.verify(secret, "ticket", token)
+        except links.TokenError as e:
+            if e.reason == "expired":
+                # A ticket outlives its 5 minutes only for the connection it already made.
+                claims = links.verify(secret, "ticket", token, now=0)
+                if tickets.get(claims.nonce) in calls.calls:
+                    return claims
+            raise ApiError(e.reason, str(e)) from e
+
+    @app.get("/", include_in_schema=False)
+    async def home() -> Response:
+        if settings.production:
+            return message_page(
+                404, "livebot", "To call the bot, open the room link you were given."
+            )
+        rooms.ensure_default()
+        return RedirectResponse(
+            links.room_url(settings.base_url, secret, DEFAULT_ROOM, 86400), status_code=302
+        )
+
+    @app.get("/r/{room}", include_in_schema=False)
+    async def room_page(room: str, t: str = "") -> Response:
+        try:
+            claims = links.verify(secret, "link", t)
+            if claims.room != room:
+                raise links.TokenError("invalid", "This room link is not valid for this room.")
+        except links.TokenError as e:
+            status = STATUS_FOR[e.reason]
+            title = "This link has expired" if e.reason == "expired" else "This link does not work"
+            return message_page(status, title, str(e), "Ask whoever sent it for a new link.")
+        if rooms.get(room) is None:
+            return message_page(
+                404, "No such room", f"There is no room called '{room}' here.", "Check the link."
+            )
+        index = WEB_DIST / "index.html"
+        if not index.is_file():
+            index = Path(str(resources.files("bot.web"))) / "index.html"
+        return HTMLResponse(index.read_text())
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/api/info")
-    async def get_info() -> Info:
-        return info
+    @app.post(
+        "/api/join",
+        responses={s: {"model": Problem} for s in (400, 403, 404, 409, 410, 429)},
+    )
+    async def join(body: JoinRequest, request: Request) -> Joined:
+        rate_limit(request)
+        try:
+            claims = links.verify(secret, "link", body.token)
+        except links.TokenError as e:
+            raise ApiError(e.reason, str(e)) from e
+        room = room_of(claims)
+        check_capacity(room)
+        ticket = links.sign(secret, "ticket", room.name, int(time.time()) + TICKET_SECONDS)
+        logger.info(f"caller from {client_key(request)} joined room {room.name}")
+        return Joined(
+            room=RoomInfo(name=room.name, title=room.display_title),
+            ticket=ticket,
+            ice_servers=[IceServer(urls=list(settings.stun_urls))] if settings.stun_urls else [],
+            mode=mode,
+            message=message,
+        )
 
-    @app.post("/api/offer", responses={400: {"description": "The offer could not be used"}})
-    async def offer(body: Offer) -> Answer:
-        if body.pc_id and body.pc_id not in calls.calls:
-            raise HTTPException(404, detail="no call with that pc_id: start a new call")
+    @app.post(
+        "/api/offer",
+        responses={s: {"model": Problem} for s in (400, 401, 403, 404, 409, 429)},
+    )
+    async def offer(body: Offer, request: Request) -> Answer:
+        claims = ticket_of(request)
+        bound = tickets.get(claims.nonce)
+        if body.pc_id is not None:
+            if bound != body.pc_id or body.pc_id not in calls.calls:
+                raise ApiError("used", "This call ticket belongs to another connection.")
+        else:
+            if bound is not None:
+                raise ApiError("used", "This call ticket was already used: join again.")
+            rate_limit(request)
         try:
             check_offer(body.sdp)
         except OfferError as e:
             logger.info(f"offer refused: {e}")
             raise HTTPException(400, detail=f"bad SDP offer: {e}") from e
+        room = room_of(claims)
+        if body.pc_id is None:
+            check_capacity(room)
 
         async def on_connection(connection: SmallWebRTCConnection) -> None:
-            call = build_call(connection, settings.live, options_factory(), connection.pc_id)
-            calls.start(call)
+            tickets[claims.nonce] = connection.pc_id
+            call = build_call(connection, settings.live, options_factory(room), connection.pc_id)
+            calls.start(call, room.name)
 
         try:
             answer = await handler.handle_web_request(
@@ -191,8 +368,15 @@ def create_app(
             raise HTTPException(400, detail="the SDP offer produced no answer")
         return Answer(sdp=answer["sdp"], type="answer", pc_id=answer["pc_id"])
 
-    @app.patch("/api/offer", status_code=204, responses={404: {"description": "Unknown pc_id"}})
-    async def candidates(body: CandidatePatch) -> None:
+    @app.patch(
+        "/api/offer",
+        status_code=204,
+        responses={s: {"model": Problem} for s in (400, 401, 403, 404)},
+    )
+    async def candidates(body: CandidatePatch, request: Request) -> None:
+        claims = ticket_of(request)
+        if tickets.get(claims.nonce) != body.pc_id:
+            raise ApiError("used", "This call ticket belongs to another connection.")
         try:
             await handler.handle_patch_request(
                 SmallWebRTCPatchRequest(

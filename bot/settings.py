@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -112,7 +113,25 @@ class Settings:
     tools: tuple[str, ...] = ("calendar", "lights", "clock")
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
     google_search: bool = False
+    production: bool = False
+    secret: str | None = field(default=None, repr=False)
+    join_rate_per_minute: float = 20.0
+    join_burst: int = 10
+    stun_urls: tuple[str, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    def link_secret(self) -> bytes:
+        """The secret that signs room links: LIVEBOT_SECRET, or (development) one kept
+        in the data directory so links survive restarts."""
+        if self.secret:
+            return self.secret.encode()
+        path = self.data_dir / "secret"
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_urlsafe(32))
+        return path.read_text().strip().encode()
 
     @property
     def base_url(self) -> str:
@@ -216,6 +235,20 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         r.problems.append(f"LOG_LEVEL={log_level!r}: set it to DEBUG, INFO, WARNING or ERROR.")
         log_level = "INFO"
 
+    mode = (r.str("LIVEBOT_MODE", "development") or "development").lower()
+    if mode not in ("development", "production"):
+        r.problems.append(f"LIVEBOT_MODE={mode!r}: set it to development or production.")
+    production = mode == "production"
+    secret = r.str("LIVEBOT_SECRET")
+    if production and not secret:
+        r.problems.append(
+            "LIVEBOT_SECRET is missing: in production it signs room links. Set it to a long "
+            "random string, e.g. the output of: python3 -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))'"
+        )
+    elif secret and len(secret) < 32:
+        r.problems.append("LIVEBOT_SECRET is too short: use at least 32 random characters.")
+
     settings = Settings(
         live=live,
         host=r.str("HOST", "127.0.0.1") or "127.0.0.1",
@@ -226,6 +259,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         tools=_tool_names(r.env.get("TOOLS", "calendar,lights,clock")),
         timezone=_timezone(r),
         google_search=r.bool("LIVE_GOOGLE_SEARCH", False),
+        production=production,
+        secret=secret,
+        join_rate_per_minute=r.float("JOIN_RATE_PER_MINUTE", 20.0, lo=1.0, hi=6000.0),
+        join_burst=r.int("JOIN_BURST", 10, lo=1, hi=1000) or 10,
+        stun_urls=tuple(u.strip() for u in (r.str("STUN_URLS") or "").split(",") if u.strip()),
         env=dict(r.env),
     )
     if r.problems:

@@ -25,6 +25,7 @@ import asyncio
 import re
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -184,6 +185,14 @@ async def setup_tools(
     return request["setup"].get("tools", [])
 
 
+EventSink = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+def _summary(args: Any, limit: int = 80) -> str:
+    text = ", ".join(f"{k}={v}" for k, v in dict(args or {}).items())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 class LiveStage(GeminiLiveLLMService):
     """One call's Gemini Live session, as a Pipecat pipeline stage."""
 
@@ -195,11 +204,13 @@ class LiveStage(GeminiLiveLLMService):
         system_instruction: str | None = None,
         google_search: bool = False,
         call_id: str = "-",
+        on_event: EventSink | None = None,
         **kwargs: Any,
     ):
         self._registry = tools or ToolRegistry()
         self._live = live
         self._log = logger.bind(call_id=call_id)
+        self._on_event = on_event
         super().__init__(
             api_key=live.api_key or "",
             settings=pipecat_settings(live),
@@ -235,6 +246,43 @@ class LiveStage(GeminiLiveLLMService):
         self._activity_seq = 0  # _event_seq of the latest turn content or tool call
         self._failures = 0
         self.reconnects = 0
+
+    # ---- what the caller's page is told ------------------------------------
+
+    async def _emit(self, data: dict[str, Any]) -> None:
+        """Report a call event (tool activity, transcript, notice); never fails the call."""
+        if self._on_event is None:
+            return
+        try:
+            await self._on_event(data)
+        except Exception as e:
+            self._log.debug(f"call event not delivered: {e!r}")
+
+    async def _emit_tool(
+        self,
+        call_id: str,
+        name: str,
+        state: str,
+        scheduling: Scheduling | None,
+        summary: str | None,
+    ) -> None:
+        t = self._registry.get(name)
+        non_blocking = (
+            self._supports_non_blocking_tools
+            and t is not None
+            and t.behavior is Behavior.NON_BLOCKING
+        )
+        await self._emit(
+            {
+                "type": "tool",
+                "call_id": call_id,
+                "name": name,
+                "state": state,
+                "scheduling": scheduling.value if scheduling and non_blocking else None,
+                "behavior": "NON_BLOCKING" if non_blocking else "BLOCKING",
+                "summary": summary,
+            }
+        )
 
     # ---- backend -----------------------------------------------------------
 
@@ -316,6 +364,10 @@ class LiveStage(GeminiLiveLLMService):
             self._log.info(f"tool call {call_id}: {f.name}({f.args or {}})")
             if f.name not in self._registry:
                 self._log.warning(f"model called unknown tool {f.name!r}")
+            t = self._registry.get(f.name or "")
+            await self._emit_tool(
+                call_id, f.name or "", "running", t.scheduling if t else None, _summary(f.args)
+            )
             calls.append(
                 FunctionCallFromLLM(
                     context=self._context,
@@ -370,6 +422,14 @@ class LiveStage(GeminiLiveLLMService):
         )
         await self._send_function_response(fr)
         if is_final:
+            failed = "error" in response
+            await self._emit_tool(
+                call_id,
+                frame.function_name,
+                "failed" if failed else "done",
+                scheduling,
+                str(response["error"])[:120] if failed else None,
+            )
             self._maybe_switch_after_go_away()
 
     async def _send_function_response(self, response: FunctionResponse) -> None:
@@ -402,6 +462,9 @@ class LiveStage(GeminiLiveLLMService):
             f"server cancelled tool calls {sorted(ids_set)}; "
             f"{len(cancelled)} were running and are stopped"
         )
+        for call_id in sorted(ids_set):
+            name = self._tool_call_id_to_name.get(call_id, "")
+            await self._emit_tool(call_id, name, "cancelled", None, "cancelled by the model")
 
     async def _handle_interruption(self) -> None:
         """Barge-in: Pipecat stops the bot's turn; we also stop tools that asked for it."""
@@ -439,6 +502,26 @@ class LiveStage(GeminiLiveLLMService):
         sc = message.server_content
         if sc and (sc.model_turn or sc.input_transcription or sc.output_transcription):
             self._activity_seq = self._next_seq()
+        if sc and sc.input_transcription and sc.input_transcription.text:
+            await self._emit(
+                {
+                    "type": "transcript",
+                    "role": "user",
+                    "text": sc.input_transcription.text,
+                    "final": False,
+                }
+            )
+        if sc and sc.output_transcription and sc.output_transcription.text:
+            await self._emit(
+                {
+                    "type": "transcript",
+                    "role": "bot",
+                    "text": sc.output_transcription.text,
+                    "final": False,
+                }
+            )
+        if sc and (sc.turn_complete or sc.interrupted):
+            await self._emit({"type": "transcript", "role": "bot", "text": "", "final": True})
         if message.tool_call_cancellation:
             await self._cancel_server_calls(list(message.tool_call_cancellation.ids or []))
         await super()._handle_server_message(message)
@@ -506,6 +589,9 @@ class LiveStage(GeminiLiveLLMService):
             if self._disconnecting or generation != self._generation:
                 return
             self._log.warning(f"Live socket lost: {e}")
+            await self._emit(
+                {"type": "notice", "level": "warning", "text": "Reconnecting to Gemini…"}
+            )
             self.create_task(self._switch_socket(f"socket lost: {e}", error=e), "live_recover")
 
     async def _handle_session_ready(self, session) -> None:
@@ -585,6 +671,14 @@ class LiveStage(GeminiLiveLLMService):
                 if isinstance(error, APIError) and error.code == 1008:
                     # Policy violation: a bad key or a refused model. Retrying won't help.
                     self._log.error(f"Gemini Live refused the session: {error}")
+                    await self._emit(
+                        {
+                            "type": "notice",
+                            "level": "error",
+                            "text": "The bot cannot reach Gemini right now (it was refused). "
+                            "Please try again later.",
+                        }
+                    )
                     await self.push_error(
                         error_msg=f"Live session refused: {error}", exception=error
                     )
@@ -592,6 +686,13 @@ class LiveStage(GeminiLiveLLMService):
                 if self._failures > 5:
                     self._log.error(
                         f"Live session lost for good after {self._failures} tries: {error}"
+                    )
+                    await self._emit(
+                        {
+                            "type": "notice",
+                            "level": "error",
+                            "text": "The bot lost its connection to Gemini. Please call again.",
+                        }
                     )
                     await self.push_error(error_msg=f"Live session lost: {error}", exception=error)
                     return

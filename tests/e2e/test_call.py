@@ -5,53 +5,26 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from bot.call import CallOptions
 from bot.caller import Caller
-from bot.live.emulator import LiveEmulator, LiveSession
-from bot.live.emulator.testing import client_env, running_emulator
-from bot.server import create_app
-from bot.settings import LiveSettings, Settings
+from bot.live.emulator import LiveSession
+from bot.live.emulator.testing import running_emulator
+from bot.testing import running_bot
 from tests.audio import free_port, read_wav
 from tools.api import Scheduling, tool
 from tools.registry import ToolRegistry
 
 pytestmark = pytest.mark.timeout(90)
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@asynccontextmanager
-async def running_bot(
-    emulator: LiveEmulator,
-    monkeypatch: pytest.MonkeyPatch,
-    options: Callable[[], CallOptions],
-) -> AsyncIterator[str]:
-    """The bot's HTTP server in this process, its Live client pointed at `emulator`."""
-    for key, value in client_env(emulator).items():
-        monkeypatch.setenv(key, value)
-    port = free_port()
-    settings = Settings(live=LiveSettings(api_key="test-key"), port=port)
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings, options), host="127.0.0.1", port=port, log_config=None)
-    )
-    task = asyncio.create_task(server.serve())
-    async with asyncio.timeout(10):
-        while not server.started:
-            await asyncio.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 15)
 
 
 def lights_options(switched: list[str]) -> Callable[[], CallOptions]:
@@ -61,7 +34,7 @@ def lights_options(switched: list[str]) -> Callable[[], CallOptions]:
         switched.append(f"{name}={'on' if on else 'off'}")
         return {"name": name, "on": on}
 
-    return lambda: CallOptions(greeting=None, tools=ToolRegistry([set_light]))
+    return lambda room: CallOptions(greeting=None, tools=ToolRegistry([set_light]), room=room)
 
 
 async def test_spoken_words_reach_gemini_and_the_answer_reaches_the_caller(
@@ -83,8 +56,8 @@ async def test_spoken_words_reach_gemini_and_the_answer_reaches_the_caller(
     spoken_pcm, _ = read_wav(wav)
     async with (
         running_emulator(tmp_path, script=script) as emu,
-        running_bot(emu, monkeypatch, lights_options(switched)) as url,
-        Caller(url) as caller,
+        running_bot(emu, tmp_path, options_factory=lights_options(switched)) as bot,
+        Caller(bot.link()) as caller,
     ):
         await caller.connect(timeout=15)
         await caller.play_wav(wav)
@@ -106,12 +79,11 @@ async def test_spoken_words_reach_gemini_and_the_answer_reaches_the_caller(
     assert 1.0 <= caller.received_seconds() <= 2.3
 
 
-async def test_malformed_offers_get_4xx_and_the_server_keeps_serving(tmp_path, monkeypatch, speech):
-    async with (
-        running_emulator(tmp_path) as emu,
-        running_bot(emu, monkeypatch, lambda: CallOptions(greeting=None)) as url,
-    ):
-        async with httpx.AsyncClient(base_url=url) as http:
+async def test_malformed_offers_get_4xx_and_the_server_keeps_serving(tmp_path, speech):
+    async with running_emulator(tmp_path) as emu, running_bot(emu, tmp_path) as bot:
+        async with httpx.AsyncClient(base_url=bot.url) as http:
+            joined = await http.post("/api/join", json={"token": bot.link().split("t=")[1]})
+            auth = {"Authorization": f"Bearer {joined.json()['ticket']}"}
             bad = [
                 {"sdp": "garbage", "type": "offer"},
                 {"sdp": "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n", "type": "offer"},
@@ -120,20 +92,24 @@ async def test_malformed_offers_get_4xx_and_the_server_keeps_serving(tmp_path, m
                 {"sdp": "v=0\r\n" + "a=x\r\n" * 20000, "type": "offer"},
             ]
             for body in bad:
-                r = await http.post("/api/offer", json=body)
+                r = await http.post("/api/offer", json=body, headers=auth)
                 assert r.status_code == 400, (body, r.text)
                 assert r.json()["detail"]
             r = await http.post(
-                "/api/offer", content=b"{not json", headers={"content-type": "application/json"}
+                "/api/offer",
+                content=b"{not json",
+                headers={**auth, "content-type": "application/json"},
             )
             assert r.status_code == 400
-            r = await http.post("/api/offer", json={"sdp": "v=0", "type": "offer", "pc_id": "x"})
-            assert r.status_code == 404
+            r = await http.post(
+                "/api/offer", json={"sdp": "v=0", "type": "offer", "pc_id": "x"}, headers=auth
+            )
+            assert r.status_code == 403
             assert (await http.get("/healthz")).status_code == 200
             assert emu.connections == [], "no call (and no Live session) was started for them"
 
         # A real call still works after all that.
-        async with Caller(url) as caller:
+        async with Caller(bot.link()) as caller:
             await caller.connect(timeout=15)
             await caller.play_wav(speech("hello"))
             await caller.wait_for_audio(0.3, timeout=20)
@@ -156,22 +132,22 @@ async def test_first_command_offline_echo(tmp_path, speech):
     lines: list[str] = []
     try:
         async with asyncio.timeout(30):
-            while not any("ECHO TEST" in line for line in lines):
+            while not any("Tools:" in line for line in lines):
                 line = await asyncio.to_thread(proc.stdout.readline)
                 assert line, "the server exited:\n" + "".join(lines)
                 lines.append(line)
         banner = "".join(lines)
-        assert f"http://localhost:{port}/" in banner
-        assert "GOOGLE_API_KEY" in banner
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-            info = (await http.get("/api/info")).json()
-            assert info["mode"] == "echo" and "GOOGLE_API_KEY" in info["message"]
-            page = (await http.get("/")).text
-            assert "/api/info" in page
+        assert "ECHO TEST" in banner and "GOOGLE_API_KEY" in banner
+        link = re.search(rf"http://localhost:{port}/r/lobby\?t=\S+", banner)
+        assert link, banner
+        link = link.group(0).replace("localhost", "127.0.0.1")
+        async with httpx.AsyncClient() as http:
+            assert (await http.get(link)).status_code == 200
         wav = speech("testing one two three")
         spoken = len(read_wav(wav)[0]) / 2 / 16000 - 0.6
-        async with Caller(f"http://127.0.0.1:{port}") as caller:
+        async with Caller(link) as caller:
             await caller.connect(timeout=15)
+            assert caller.joined["mode"] == "echo" and "GOOGLE_API_KEY" in caller.joined["message"]
             await caller.play_wav(wav)
             await caller.wait_for_audio(0.6 * spoken, timeout=20)
             await asyncio.sleep(1.0)
