@@ -172,6 +172,18 @@ def main(argv: list[str] | None = None) -> int:
     room_sub.add_parser("list", help="list the rooms")
     p_delete = room_sub.add_parser("delete", help="delete a room (its links stop working)")
     p_delete.add_argument("name")
+    p_call = sub.add_parser(
+        "call",
+        help="call a room link from the terminal: speak a WAV, record and print the reply",
+        add_help=False,
+    )
+    p_call.add_argument("rest", nargs=argparse.REMAINDER)
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv[:1] == ["call"]:
+        from bot.caller import main as call_main
+
+        return call_main(argv[1:])
     args = parser.parse_args(argv)
 
     try:

@@ -158,3 +158,46 @@ async def test_first_command_offline_echo(tmp_path, speech):
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+async def test_headless_caller_command_prints_transcript_and_tools(tmp_path, speech):
+    """`livebot call LINK --wav …`: speaks, records the reply, prints what happened."""
+    switched: list[str] = []
+
+    async def script(s: LiveSession) -> None:
+        await s.next_utterance()
+        call_id = await s.call_tool("set_light", {"name": "kitchen", "on": True})
+        await s.tool_response(call_id)
+        await s.say("The kitchen light is on.", seconds=1.0, transcribe_input="kitchen light on")
+
+    out = tmp_path / "reply.wav"
+    async with (
+        running_emulator(tmp_path, script=script) as emu,
+        running_bot(emu, tmp_path, options_factory=lights_options(switched)) as bot,
+    ):
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "call",
+            bot.link(),
+            "--wav",
+            str(speech("kitchen light on")),
+            "--out",
+            str(out),
+            "--seconds",
+            "4",
+            cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        stdout, _ = await asyncio.wait_for(proc.communicate(), 60)
+    text = stdout.decode()
+    assert proc.returncode == 0, text
+    assert "tool  set_light running, SILENT: name=kitchen, on=True" in text
+    assert "tool  set_light done, SILENT" in text
+    assert "you   kitchen light on" in text
+    assert "bot   The kitchen light is on." in text
+    assert switched == ["kitchen=on"]
+    pcm, rate = read_wav(out)
+    assert len(pcm) / 2 / rate > 3.0
