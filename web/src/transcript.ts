@@ -25,10 +25,15 @@ export class Transcript {
 
   constructor(private readonly onChange: (turn: Turn, added: boolean) => void = () => {}) {}
 
-  /** A user transcription (cumulative or in pieces); a final one closes the turn. */
+  /**
+   * A user transcription. Pipecat's user-transcription sends interim text (replaced
+   * by the next) and final segments (kept, joined by spaces); the server's transcript
+   * messages are the Live API's pieces, joined as they come.
+   */
   user(text: string, final: boolean, source: Source): void {
     if (!this.accept("user", source)) return;
-    this.write("user", text, final, "merge");
+    if (source === "rtvi") this.write("user", text, final ? "segment" : "interim", false);
+    else this.write("user", text, "piece", final);
   }
 
   /** Text the caller typed: its own turn, shown at once. */
@@ -40,18 +45,18 @@ export class Transcript {
   }
 
   /**
-   * Bot output. Standard bot-output arrives a sentence at a time for one spoken
-   * response (appended until the bot stops speaking; a repeated segment id updates
-   * its sentence); the server's transcript messages are merged like the user's.
+   * Bot output. Pipecat's bot-output comes a sentence at a time (a repeated segment
+   * id updates its sentence); the server's transcript messages are pieces. The turn
+   * ends when the bot stops speaking (or a final piece says so).
    */
   bot(text: string, final: boolean, source: Source, segment?: number): void {
     if (!this.accept("bot", source)) return;
     if (source === "rtvi") {
-      const sameSegment = segment !== undefined && segment === this.lastSegment;
+      const same = segment !== undefined && segment === this.lastSegment;
       this.lastSegment = segment ?? null;
-      this.write("bot", text, false, sameSegment ? "replace-last" : "append");
+      this.write("bot", text, same ? "interim" : "next", false);
     } else {
-      this.write("bot", text, final, "merge");
+      this.write("bot", text, "piece", final);
     }
   }
 
@@ -88,32 +93,33 @@ export class Transcript {
     }
   }
 
-  private pieces = new WeakMap<Turn, string[]>();
+  private parts = new WeakMap<Turn, { committed: string; interim: string }>();
 
-  private write(role: Role, text: string, final: boolean, mode: "merge" | "append" | "replace-last"): void {
-    text = text.trim();
-    if (!text && !final) return;
+  private write(role: Role, text: string, kind: "segment" | "next" | "interim" | "piece", final: boolean): void {
     // A new turn of one role closes the other's open turn.
-    this.closeOpen(role === "user" ? "bot" : "user");
+    if (text.trim()) this.closeOpen(role === "user" ? "bot" : "user");
     let turn = this.open(role);
     const added = !turn;
     if (!turn) {
-      if (!text) return;
+      if (!text.trim()) return;
       turn = this.add(role, "", false);
-      this.pieces.set(turn, []);
     }
-    const pieces = this.pieces.get(turn) ?? [];
-    if (mode === "merge") {
-      // Cumulative text replaces what came before; a new piece is added to it.
-      const sofar = pieces.join(" ");
-      if (!text || sofar.endsWith(text)) {
-        // Nothing new (a repeat, or an empty final).
-      } else if (!sofar || text.startsWith(sofar)) pieces.splice(0, pieces.length, text);
-      else pieces.push(text);
-    } else if (mode === "append") pieces.push(text);
-    else pieces.splice(Math.max(0, pieces.length - 1), 1, text);
-    this.pieces.set(turn, pieces);
-    turn.text = pieces.filter(Boolean).join(" ");
+    const parts = this.parts.get(turn) ?? { committed: "", interim: "" };
+    this.parts.set(turn, parts);
+    if (kind === "segment") {
+      parts.committed = joinWords(parts.committed, text);
+      parts.interim = "";
+    } else if (kind === "next") {
+      parts.committed = joinWords(parts.committed, parts.interim);
+      parts.interim = text;
+    } else if (kind === "interim") {
+      parts.interim = text;
+    } else if (text.startsWith(parts.committed) && parts.committed) {
+      parts.committed = text; // the whole text so far
+    } else if (!(final && text.trim() === parts.committed.trim())) {
+      parts.committed += text;
+    }
+    turn.text = joinWords(parts.committed, parts.interim).trim();
     turn.final = final;
     this.onChange(turn, added);
   }
@@ -123,4 +129,10 @@ export class Transcript {
     this.turns.push(turn);
     return turn;
   }
+}
+
+function joinWords(a: string, b: string): string {
+  a = a.trim();
+  b = b.trim();
+  return a && b ? `${a} ${b}` : a || b;
 }
