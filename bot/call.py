@@ -76,6 +76,11 @@ def build_call(
     if room is not None:
         if room.persona:
             system_instruction += f"\n\nIn this room ({room.display_title}): {room.persona}"
+        if room.lights_room:
+            system_instruction += (
+                f"\n\nThe caller is in the {room.lights_room}: when they say 'the lights' "
+                f"without naming a room, they mean the {room.lights_room} lights."
+            )
         if room.voice:
             live = replace(live, voice=room.voice)
     task_ref: list[PipelineWorker] = []

@@ -182,14 +182,15 @@ def create_app(
     mode: Literal["live", "echo"] = "echo" if echo else "live"
     message = offline_message() if echo else "Talk to the bot once you are connected."
     if options_factory is None:
-        registry = registry_of(toolsets)
-        backends = {ts.name: ts.extras.get("backend") for ts in toolsets}
 
         def options_factory(room: Room) -> CallOptions:
+            # A room may bring its own calendar; each package decides (and caches).
+            sets = [ts.in_room({"calendar": room.calendar}) for ts in toolsets]
+            backends = {ts.name: ts.extras.get("backend") for ts in sets}
             # The echo test answers what the caller says; a greeting would only be echoed.
             return CallOptions(
                 greeting=None if echo else settings.live.greeting,
-                tools=registry,
+                tools=registry_of(sets),
                 google_search=settings.google_search,
                 room=room,
                 mode=mode,

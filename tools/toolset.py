@@ -50,6 +50,12 @@ class Toolset:
     stop: Callable[[], Awaitable[None]] | None = None
     description: str = ""
     extras: dict[str, object] = field(default_factory=dict)
+    # A room may configure the package differently (e.g. its own calendar): given the
+    # room's settings, return the toolset calls in that room use (the package caches it).
+    for_room: Callable[[Mapping[str, str | None]], Toolset] | None = None
+
+    def in_room(self, room: Mapping[str, str | None]) -> Toolset:
+        return self.for_room(room) if self.for_room is not None else self
 
 
 def available_packages() -> list[str]:
