@@ -338,9 +338,12 @@ function callbacks() {
       if (state === "ready") setConn("connected", "Connected");
     },
     onBotReady: () => setConn("connected", "Connected"),
-    onDisconnected: () => void endCall(leaving ? null : CONNECTION_LOST),
+    // While joining, a failure rejects connect() and join() reports it; these are for later.
+    onDisconnected: () => {
+      if (inCall && !leaving) void endCall(CONNECTION_LOST);
+    },
     onBotDisconnected: () => {
-      if (!leaving) void endCall({ level: "info", title: "The bot hung up.", text: "Press Join call to call again.", retry: true });
+      if (inCall && !leaving) void endCall({ level: "info", title: "The bot hung up.", text: "Press Join call to call again.", retry: true });
     },
     onLocalAudioLevel: (level: number) => setMeter(ui.micMeter, level),
     onTrackStarted: (track: MediaStreamTrack, participant?: { local: boolean }) => {
@@ -489,8 +492,7 @@ async function releaseCall(): Promise<void> {
 }
 
 async function endCall(message: Message | null): Promise<void> {
-  if (!inCall && !message) return;
-  const wasInCall = inCall;
+  if (!inCall) return;
   inCall = false;
   leaving = true;
   if (connStateTimer) clearInterval(connStateTimer);
@@ -500,8 +502,8 @@ async function endCall(message: Message | null): Promise<void> {
   setMeter(ui.micMeter, 0);
   showLobby();
   setConn("idle", "Not connected");
-  if (message && wasInCall) showAlert(message);
-  else if (!message) showInfo({ level: "info", title: "Call ended.", text: "Press Join call to call again.", retry: true });
+  if (message) showAlert(message);
+  else showInfo({ level: "info", title: "Call ended.", text: "Press Join call to call again.", retry: true });
 }
 
 function resetPanels(): void {

@@ -12,7 +12,7 @@ export interface Message {
   retry: boolean;
 }
 
-export type Reason = "expired" | "invalid" | "unknown_room" | "full" | "rate_limited" | "unauthorized" | "bad_offer";
+export type Reason = "expired" | "invalid" | "used" | "unknown_room" | "full" | "rate_limited" | "unauthorized" | "bad_offer";
 
 const STATUS_REASON: Record<number, Reason> = {
   400: "bad_offer",
@@ -48,6 +48,12 @@ const REFUSALS: Record<Reason, (retryAfter: number | null) => Message> = {
     title: "This link is not valid",
     text: "It may have been mistyped, changed or already used. Ask for a new link to the room.",
     retry: false,
+  }),
+  used: () => ({
+    level: "error",
+    title: "This call was already set up",
+    text: "Its ticket was used by another connection. Reload the page and press Join call again.",
+    retry: true,
   }),
   unknown_room: () => ({
     level: "error",
