@@ -20,6 +20,34 @@ from tools.api import Behavior
 from tools.toolset import Toolset, ToolSettingsError, load_toolsets, registry_of
 
 
+class DrainingServer(uvicorn.Server):
+    """uvicorn, but SIGTERM drains first: not ready, new calls refused with 503,
+    callers told, calls given the grace period; a second signal stops at once."""
+
+    def __init__(self, config: uvicorn.Config, drain, grace: float):
+        super().__init__(config)
+        self._drain, self._grace = drain, grace
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._drain_task: asyncio.Task | None = None
+
+    async def serve(self, sockets=None) -> None:
+        self._loop = asyncio.get_running_loop()
+        await super().serve(sockets)
+
+    def handle_exit(self, sig: int, frame) -> None:
+        if self._drain_task is not None or self._loop is None or not self.started:
+            super().handle_exit(sig, frame)
+            return
+        logger.warning(f"signal {sig}: draining before exit")
+        self._drain_task = self._loop.create_task(self._drain_then_exit())
+
+    async def _drain_then_exit(self) -> None:
+        try:
+            await self._drain(self._grace)
+        finally:
+            self.should_exit = True
+
+
 async def serve(settings: Settings, toolsets: list[Toolset]) -> None:
     """Run the HTTP server (and, offline, the built-in emulator) until stopped."""
     from bot.server import create_app
@@ -44,9 +72,15 @@ async def serve(settings: Settings, toolsets: list[Toolset]) -> None:
         secret = settings.link_secret()
         app = create_app(settings, toolsets=toolsets, echo=echo, secret=secret, rooms=rooms)
         config = uvicorn.Config(
-            app, host=settings.host, port=settings.port, log_config=None, access_log=False
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=False,
+            proxy_headers=True,
+            forwarded_allow_ips=settings.trusted_proxies,
         )
-        server = uvicorn.Server(config)
+        server = DrainingServer(config, app.state.drain, settings.shutdown_grace_seconds)
         banner = [
             "",
             "livebot is running.",

@@ -7,6 +7,8 @@ caller's Opus to 16 kHz mono PCM for Gemini and plays its 24 kHz audio back.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,6 +26,7 @@ from pipecat.workers.runner import WorkerRunner
 
 from bot.feed import CallFeed
 from bot.live.stage import LiveStage
+from bot.metrics import Metrics
 from bot.rooms import Room
 from bot.settings import LiveSettings
 from tools.registry import ToolRegistry
@@ -46,6 +49,7 @@ class CallOptions:
     lights: Any | None = None  # a lights backend whose state the page shows
     calendar: Any | None = None  # a calendar backend whose next events the page shows
     timezone: ZoneInfo | None = None
+    metrics: Metrics | None = None
 
 
 @dataclass
@@ -56,6 +60,8 @@ class Call:
     task: PipelineWorker
     stage: LiveStage
     feed: CallFeed
+    metrics: Metrics | None = None
+    outcome: str | None = None  # set by whoever ends the call early (e.g. "shutdown")
 
 
 def build_call(
@@ -106,7 +112,7 @@ def build_call(
         system_instruction=system_instruction,
         google_search=options.google_search,
         call_id=call_id,
-        on_event=feed.on_stage_event,
+        on_event=fan_out(feed.on_stage_event, options.metrics and options.metrics.on_call_event),
         inference_on_context_initialization=bool(options.greeting),
     )
     context = LLMContext()
@@ -139,11 +145,25 @@ def build_call(
         feed.close()
         await task.cancel()
 
-    return Call(call_id=call_id, task=task, stage=stage, feed=feed)
+    return Call(call_id=call_id, task=task, stage=stage, feed=feed, metrics=options.metrics)
+
+
+def fan_out(*sinks: Callable[[dict[str, Any]], Awaitable[None]] | None):
+    """One event sink that delivers to several."""
+    targets = [s for s in sinks if s is not None]
+
+    async def deliver(data: dict[str, Any]) -> None:
+        for sink in targets:
+            await sink(data)
+
+    return deliver
 
 
 async def run_call(call: Call) -> None:
     """Run the call until the caller leaves or the server stops it."""
+    started = time.monotonic()
+    if call.metrics:
+        call.metrics.active_calls.inc()
     with logger.contextualize(call_id=call.call_id):
         logger.info("call started")
         try:
@@ -152,4 +172,13 @@ async def run_call(call: Call) -> None:
             await runner.run()
         finally:
             call.feed.close()
-            logger.info(f"call ended (Live reconnects: {call.stage.reconnects})")
+            outcome = call.outcome or ("live_lost" if call.stage.lost else "ended")
+            seconds = time.monotonic() - started
+            if call.metrics:
+                call.metrics.active_calls.dec()
+                call.metrics.calls.labels(outcome).inc()
+                call.metrics.call_duration.observe(seconds)
+            logger.info(
+                f"call ended: {outcome} after {seconds:.0f} s "
+                f"(Live reconnects: {call.stage.reconnects})"
+            )

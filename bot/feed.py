@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from loguru import logger
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
+PAGE_EVENTS = {"tool", "transcript", "notice"}
 CALENDAR_TOOLS = {"create_event", "move_event", "cancel_event"}
 UPCOMING_DAYS = 7
 UPCOMING_COUNT = 5
@@ -79,6 +80,8 @@ class CallFeed:
 
     async def on_stage_event(self, data: dict[str, Any]) -> None:
         """Forward the Live stage's events; a finished calendar change refreshes the list."""
+        if data.get("type") not in PAGE_EVENTS:
+            return
         await self.send(data)
         if data.get("type") == "tool" and data.get("name") in CALENDAR_TOOLS:
             if data.get("state") == "done":

@@ -13,7 +13,7 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Literal
@@ -34,11 +34,13 @@ from pydantic import BaseModel, Field
 
 from bot import links
 from bot.call import Call, CallOptions, build_call, run_call
+from bot.metrics import Metrics
 from bot.pages import message_page
 from bot.ratelimit import RateLimiter
 from bot.rooms import DEFAULT_ROOM, Room, RoomStore
 from bot.sdp import OfferError, check_offer
 from bot.settings import Settings
+from bot.turn import turn_credentials
 from tools.toolset import Toolset, registry_of
 
 MAX_SDP_BYTES = 64 * 1024  # a browser's audio offer is ~3-6 KB
@@ -105,6 +107,7 @@ class Problem(BaseModel):
 
 
 STATUS_FOR: dict[str, int] = {
+    "draining": 503,
     "invalid": 403,
     "used": 403,
     "expired": 410,
@@ -141,6 +144,14 @@ class CallRegistry:
         self.calls.pop(call_id, None)
         self.tasks.pop(call_id, None)
         self.rooms.pop(call_id, None)
+
+    async def wait_empty(self, timeout: float) -> bool:
+        """Wait until every call has ended (True) or `timeout` passes (False)."""
+        tasks = list(self.tasks.values())
+        if not tasks:
+            return True
+        _done, pending = await asyncio.wait(tasks, timeout=timeout)
+        return not pending
 
     def in_room(self, room: str) -> int:
         return sum(1 for r in self.rooms.values() if r == room)
@@ -179,6 +190,8 @@ def create_app(
     calls = CallRegistry()
     tickets: dict[str, str] = {}  # ticket nonce -> the pc_id it is bound to
     limiter = RateLimiter(per_minute=settings.join_rate_per_minute, burst=settings.join_burst)
+    metrics = Metrics()
+    draining = asyncio.Event()
     mode: Literal["live", "echo"] = "echo" if echo else "live"
     message = offline_message() if echo else "Talk to the bot once you are connected."
     if options_factory is None:
@@ -208,6 +221,30 @@ def create_app(
 
     app = FastAPI(title="livebot", version="0.1.0", lifespan=lifespan)
     app.state.calls = calls
+    app.state.metrics = metrics
+    app.state.draining = draining
+
+    async def drain(grace: float) -> None:
+        """Stop taking calls, tell callers, give their calls `grace` seconds, end the rest."""
+        if draining.is_set():
+            return
+        draining.set()
+        logger.warning(f"shutting down: {len(calls.calls)} call(s) get {grace:g} s to finish")
+        for call in list(calls.calls.values()):
+            await call.feed.send(
+                {
+                    "type": "notice",
+                    "level": "warning",
+                    "text": f"The bot is restarting: this call ends within {grace:.0f} seconds. "
+                    "Please call again in a minute.",
+                }
+            )
+        await calls.wait_empty(grace)
+        for call in list(calls.calls.values()):
+            call.outcome = "shutdown"
+        await calls.stop_all()
+
+    app.state.drain = drain
     if WEB_DIST.is_dir():
         app.mount("/static", StaticFiles(directory=WEB_DIST), name="static")
 
@@ -222,6 +259,7 @@ def create_app(
 
     @app.exception_handler(ApiError)
     async def refused(_request: Request, exc: ApiError) -> JSONResponse:
+        metrics.refusals.labels(exc.reason).inc()
         return JSONResponse(
             status_code=STATUS_FOR.get(exc.reason, 400),
             content={"detail": exc.detail, "reason": exc.reason},
@@ -230,6 +268,14 @@ def create_app(
 
     def client_key(request: Request) -> str:
         return request.client.host if request.client else "unknown"
+
+    def accepting() -> None:
+        if draining.is_set():
+            raise ApiError(
+                "draining",
+                "The bot is restarting: please call again in a minute.",
+                {"Retry-After": "60"},
+            )
 
     def rate_limit(request: Request) -> None:
         wait = limiter.take(client_key(request))
@@ -301,13 +347,26 @@ def create_app(
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
+        """Alive (the process answers)."""
         return {"status": "ok"}
+
+    @app.get("/readyz", responses={503: {"model": Problem}})
+    async def readyz() -> JSONResponse:
+        """Accepting calls: not shutting down."""
+        if draining.is_set():
+            return JSONResponse({"status": "draining", "calls": len(calls.calls)}, status_code=503)
+        return JSONResponse({"status": "ready", "calls": len(calls.calls)})
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus() -> Response:
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
     @app.post(
         "/api/join",
         responses={s: {"model": Problem} for s in (400, 403, 404, 409, 410, 429)},
     )
     async def join(body: JoinRequest, request: Request) -> Joined:
+        accepting()
         rate_limit(request)
         try:
             claims = links.verify(secret, "link", body.token)
@@ -317,10 +376,18 @@ def create_app(
         check_capacity(room)
         ticket = links.sign(secret, "ticket", room.name, int(time.time()) + TICKET_SECONDS)
         logger.info(f"caller from {client_key(request)} joined room {room.name}")
+        ice = [IceServer(urls=list(settings.stun_urls))] if settings.stun_urls else []
+        if settings.turn_urls and settings.turn_secret:
+            username, credential = turn_credentials(
+                settings.turn_secret, room.name, settings.turn_ttl_seconds
+            )
+            ice.append(
+                IceServer(urls=list(settings.turn_urls), username=username, credential=credential)
+            )
         return Joined(
             room=RoomInfo(name=room.name, title=room.display_title),
             ticket=ticket,
-            ice_servers=[IceServer(urls=list(settings.stun_urls))] if settings.stun_urls else [],
+            ice_servers=ice,
             mode=mode,
             message=message,
         )
@@ -338,6 +405,7 @@ def create_app(
         else:
             if bound is not None:
                 raise ApiError("used", "This call ticket was already used: join again.")
+            accepting()
             rate_limit(request)
         try:
             check_offer(body.sdp)
@@ -350,7 +418,8 @@ def create_app(
 
         async def on_connection(connection: SmallWebRTCConnection) -> None:
             tickets[claims.nonce] = connection.pc_id
-            call = build_call(connection, settings.live, options_factory(room), connection.pc_id)
+            options = replace(options_factory(room), metrics=metrics)
+            call = build_call(connection, settings.live, options, connection.pc_id)
             calls.start(call, room.name)
 
         try:

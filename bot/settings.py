@@ -118,6 +118,11 @@ class Settings:
     join_rate_per_minute: float = 20.0
     join_burst: int = 10
     stun_urls: tuple[str, ...] = ()
+    turn_urls: tuple[str, ...] = ()
+    turn_secret: str | None = field(default=None, repr=False)
+    turn_ttl_seconds: int = 600
+    shutdown_grace_seconds: float = 30.0
+    trusted_proxies: str = "127.0.0.1"
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def link_secret(self) -> bytes:
@@ -249,6 +254,17 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     elif secret and len(secret) < 32:
         r.problems.append("LIVEBOT_SECRET is too short: use at least 32 random characters.")
 
+    turn_urls = tuple(u.strip() for u in (r.str("TURN_URLS") or "").split(",") if u.strip())
+    turn_secret = r.str("TURN_SECRET")
+    for url in turn_urls:
+        if not url.startswith(("turn:", "turns:")):
+            r.problems.append(f"TURN_URLS has {url!r}: each must start with turn: or turns:.")
+    if turn_urls and not turn_secret:
+        r.problems.append(
+            "TURN_SECRET is missing: TURN_URLS needs coturn's static-auth-secret to give each "
+            "call its own short-lived TURN credentials."
+        )
+
     settings = Settings(
         live=live,
         host=r.str("HOST", "127.0.0.1") or "127.0.0.1",
@@ -264,6 +280,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         join_rate_per_minute=r.float("JOIN_RATE_PER_MINUTE", 20.0, lo=1.0, hi=6000.0),
         join_burst=r.int("JOIN_BURST", 10, lo=1, hi=1000) or 10,
         stun_urls=tuple(u.strip() for u in (r.str("STUN_URLS") or "").split(",") if u.strip()),
+        turn_urls=turn_urls,
+        turn_secret=turn_secret,
+        turn_ttl_seconds=r.int("TURN_TTL_SECONDS", 600, lo=60, hi=86400) or 600,
+        shutdown_grace_seconds=r.float("SHUTDOWN_GRACE_SECONDS", 30.0, lo=0.0, hi=3600.0),
+        trusted_proxies=r.str("TRUSTED_PROXIES", "127.0.0.1") or "127.0.0.1",
         env=dict(r.env),
     )
     if r.problems:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -43,6 +43,7 @@ class RunningBot:
     rooms: RoomStore
     calls: CallRegistry
     secret: bytes
+    drain: Callable[[float], Awaitable[None]]
 
     def link(self, room: str = "lobby", seconds: int = 3600) -> str:
         """A signed link to `room` (created with defaults if it does not exist)."""
@@ -93,7 +94,14 @@ async def running_bot(
             while not server.started:  # noqa: ASYNC110 (uvicorn exposes a flag)
                 await asyncio.sleep(0.05)
         try:
-            yield RunningBot(f"http://127.0.0.1:{port}", settings, rooms, app.state.calls, secret)
+            yield RunningBot(
+                f"http://127.0.0.1:{port}",
+                settings,
+                rooms,
+                app.state.calls,
+                secret,
+                app.state.drain,
+            )
         finally:
             server.should_exit = True
             await asyncio.wait_for(task, 15)

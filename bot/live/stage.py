@@ -245,7 +245,9 @@ class LiveStage(GeminiLiveLLMService):
         self._handle_seq = -1  # _event_seq when the latest resumable handle arrived
         self._activity_seq = 0  # _event_seq of the latest turn content or tool call
         self._failures = 0
+        self._switch_started: tuple[float, str] | None = None  # (monotonic, reason)
         self.reconnects = 0
+        self.lost = False  # the Live session could not be kept (refused or failed for good)
 
     # ---- what the caller's page is told ------------------------------------
 
@@ -634,6 +636,12 @@ class LiveStage(GeminiLiveLLMService):
             )
             self._audio_backlog_dropped = 0
         self._switching = False
+        if self._switch_started is not None:
+            started, reason = self._switch_started
+            self._switch_started = None
+            gap = time.monotonic() - started
+            self._log.info(f"Live session moved ({reason}) in {gap * 1000:.0f} ms")
+            await self._emit({"type": "live", "event": "switched", "reason": reason, "gap": gap})
 
     async def _send_user_audio(self, frame: InputAudioRawFrame) -> None:
         if self._disconnecting or self._audio_input_paused:
@@ -665,11 +673,14 @@ class LiveStage(GeminiLiveLLMService):
                 return
             self._switching = True
             self._go_away_deadline = None
+            if self._switch_started is None:
+                self._switch_started = (time.monotonic(), "goaway" if error is None else "error")
             await self._close_socket()
             if error is not None:
                 self._failures += 1
                 if isinstance(error, APIError) and error.code == 1008:
                     # Policy violation: a bad key or a refused model. Retrying won't help.
+                    self.lost = True
                     self._log.error(f"Gemini Live refused the session: {error}")
                     await self._emit(
                         {
@@ -684,6 +695,7 @@ class LiveStage(GeminiLiveLLMService):
                     )
                     return
                 if self._failures > 5:
+                    self.lost = True
                     self._log.error(
                         f"Live session lost for good after {self._failures} tries: {error}"
                     )

@@ -1,0 +1,82 @@
+"""Prometheus metrics: what an operator watches (calls, reconnects, tools, latency).
+
+One registry per app, fed by the Live stage's call events (the same events
+the caller's page gets), so the numbers and the page never disagree.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        r = self.registry = CollectorRegistry()
+        self.active_calls = Gauge("livebot_active_calls", "Calls in progress", registry=r)
+        self.calls = Counter(
+            "livebot_calls_total", "Calls that ended, by outcome", ["outcome"], registry=r
+        )
+        self.refusals = Counter(
+            "livebot_call_refusals_total",
+            "Joins and offers refused, by reason",
+            ["reason"],
+            registry=r,
+        )
+        self.call_duration = Histogram(
+            "livebot_call_duration_seconds",
+            "Call length",
+            buckets=(10, 30, 60, 120, 300, 600, 900, 1800, 3600),
+            registry=r,
+        )
+        self.reconnects = Counter(
+            "livebot_live_reconnects_total",
+            "Live sessions moved to a new socket, by reason",
+            ["reason"],
+            registry=r,
+        )
+        self.switch_gap = Histogram(
+            "livebot_live_switch_seconds",
+            "Time without a Live socket while moving a session",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.tool_calls = Counter(
+            "livebot_tool_calls_total",
+            "Tool calls by tool, outcome and scheduling",
+            ["tool", "outcome", "scheduling"],
+            registry=r,
+        )
+        self.tool_latency = Histogram(
+            "livebot_tool_seconds",
+            "Time from the model's call to the result",
+            ["tool"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self._started: dict[str, float] = {}
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+    async def on_call_event(self, data: dict[str, Any]) -> None:
+        """Count what the Live stage reports (tool states and session moves)."""
+        kind = data.get("type")
+        if kind == "tool":
+            call_id, state = data.get("call_id", ""), data.get("state")
+            if state == "running":
+                self._started[call_id] = time.monotonic()
+                return
+            started = self._started.pop(call_id, None)
+            tool = data.get("name") or "unknown"
+            if started is not None:
+                self.tool_latency.labels(tool).observe(time.monotonic() - started)
+            self.tool_calls.labels(tool, state, data.get("scheduling") or "none").inc()
+        elif kind == "live" and data.get("event") == "switched":
+            self.reconnects.labels(data.get("reason", "unknown")).inc()
+            if data.get("gap") is not None:
+                self.switch_gap.observe(float(data["gap"]))
