@@ -590,6 +590,8 @@ async def _run(args: argparse.Namespace) -> int:
         def report() -> None:
             nonlocal seen
             for m in caller.data_messages[seen:]:
+                if isinstance(m, dict) and m.get("type") == "bot-ready":
+                    print("bot-ready", flush=True)
                 if isinstance(m, dict) and m.get("type") == "server-message":
                     data = m.get("data") or {}
                     line = transcript.add(data) if data.get("type") == "transcript" else None
