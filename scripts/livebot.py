@@ -1,9 +1,10 @@
 """./livebot: one entry point that installs what it needs, then runs the project.
 
     ./livebot serve            run the bot server (http://localhost:7860)
-    ./livebot test [ARGS...]   rebuild the call page, lint, then the test suite; ARGS go to
-                               pytest (fails if any fails, or if the rebuilt page differs
-                               from the committed bot/web/dist; LIVEBOT_NO_LINT=1 skips lint)
+    ./livebot test [ARGS...]   rebuild the call page, lint, check the Dockerfiles and compose
+                               files, then the test suite; ARGS go to pytest (fails if any
+                               fails, or if the rebuilt page differs from the committed
+                               bot/web/dist; LIVEBOT_NO_LINT=1 skips lint)
     ./livebot lint             ruff check + ruff format --check
     ./livebot format           ruff format + ruff check --fix
     ./livebot setup            only install: uv, the locked Python deps (+ test packages)
@@ -20,6 +21,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -78,6 +80,34 @@ def _lint(uv: Path) -> int:
     return rc or rc2
 
 
+# A stand-in .env for validating docker-compose.yml: the secrets it requires, test values.
+DEPLOY_TEST_ENV = (
+    "DOMAIN=livebot.example.org\n"
+    "LIVEBOT_SECRET=deploy-check-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n"
+    "TURN_SECRET=deploy-check-0123456789abcdef0123456789abcdef\n"
+)
+
+
+def _check_deploy(uv: Path) -> int:
+    """hadolint the Dockerfiles; `docker-compose config` (Compose v2, from PyPI) checks the
+    compose files against the Compose specification with a test .env, every profile on."""
+    say("hadolint Dockerfile deploy/radicale/Dockerfile")
+    rc = _run([uv, "run", "--no-sync", "hadolint", "Dockerfile", "deploy/radicale/Dockerfile"])
+    with tempfile.TemporaryDirectory() as tmp:
+        env_file = Path(tmp) / "test.env"
+        env_file.write_text(DEPLOY_TEST_ENV)
+        os.environ["LIVEBOT_ENV_FILE"] = str(env_file)
+        for extra in ([], ["-f", "deploy/compose.two-bots.yml"]):
+            files = ["-f", "docker-compose.yml", *extra]
+            say(f"docker-compose {' '.join(files)} config (test .env, all profiles)")
+            cmd = ["docker-compose", *files, "--env-file", env_file, "--profile", "*"]
+            rc = _run([uv, "run", "--no-sync", *cmd, "config", "--quiet"]) or rc
+        del os.environ["LIVEBOT_ENV_FILE"]
+    if rc:
+        say("the Dockerfile or compose check failed (see above)")
+    return rc
+
+
 def _build_page(*, install: bool) -> int:
     """npm ci + the esbuild build of web/ into bot/web/dist (the committed page)."""
     if not shutil.which("npm") and install:
@@ -118,6 +148,7 @@ def cmd_test(args: list[str]) -> int:
         page_rc = 1
     uv = _uv_synced()
     lint_rc = 0 if os.environ.get("LIVEBOT_NO_LINT") else _lint(uv)
+    deploy_rc = _check_deploy(uv)
     say(f"pytest {' '.join(args)}".rstrip())
     rc = _run([uv, "run", "--no-sync", "python", "-m", "pytest", *args])
     if rc == PYTEST_NO_TESTS:
@@ -126,7 +157,9 @@ def cmd_test(args: list[str]) -> int:
         say("lint failed (see above): the test command fails too")
     if page_rc:
         say("the call page build failed or is stale (see above): the test command fails too")
-    return rc or lint_rc or page_rc
+    if deploy_rc:
+        say("the Dockerfile/compose check failed (see above): the test command fails too")
+    return rc or lint_rc or page_rc or deploy_rc
 
 
 def cmd_build_page(args: list[str]) -> int:
