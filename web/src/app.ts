@@ -472,6 +472,10 @@ function watchConnection(): void {
   connStateTimer = setInterval(() => {
     const pc = call?.transport.peerConnection;
     if (!pc || !inCall) return;
+    // After a renegotiation the bot's audio comes on the new connection's receiver; its
+    // track may never fire the "unmute" the transport reports tracks on, so follow it here.
+    const remote = pc.getReceivers().find((r) => r.track?.kind === "audio")?.track;
+    if (remote && remote.readyState === "live" && remote !== botTrack) attachBotAudio(remote);
     const ice = pc.iceConnectionState;
     if (ice === "connected" || ice === "completed") setConn("connected", "Connected");
     else if (ice === "disconnected" || ice === "failed") setConn("reconnecting", "Reconnecting…");
@@ -584,7 +588,14 @@ window.addEventListener("pagehide", () => {
     }
     return null;
   },
-  state: () => ({ inCall, transport: call?.client.state ?? null, ice: call?.transport.peerConnection?.iceConnectionState ?? null }),
+  state: () => ({
+    inCall,
+    transport: call?.client.state ?? null,
+    ice: call?.transport.peerConnection?.iceConnectionState ?? null,
+    mic: call?.transport.peerConnection?.getTransceivers()[0]?.sender.track?.readyState ?? null,
+  }),
+  /** Do what the transport does when ICE fails: a new peer connection offered with restart_pc. */
+  restartConnection: () => (call?.transport as unknown as { attemptReconnection(recreate: boolean): Promise<void> } | undefined)?.attemptReconnection(true),
 };
 
 if (!linkToken) showAlert(MISSING_TOKEN);
