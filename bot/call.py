@@ -29,6 +29,7 @@ from bot.live.stage import LiveStage
 from bot.metrics import Metrics
 from bot.rooms import Room
 from bot.settings import LiveSettings
+from bot.watchdog import DEFAULT_CALLER_GONE_SECONDS, CallerWatchdog
 from tools.registry import ToolRegistry
 
 CALLER_SAMPLE_RATE = 16_000  # what Gemini Live takes
@@ -50,6 +51,8 @@ class CallOptions:
     calendar: Any | None = None  # a calendar backend whose next events the page shows
     timezone: ZoneInfo | None = None
     metrics: Metrics | None = None
+    # End the call after this long without any caller audio packet (None: never).
+    caller_gone_seconds: float | None = DEFAULT_CALLER_GONE_SECONDS
 
 
 @dataclass
@@ -119,8 +122,16 @@ def build_call(
     if options.greeting:
         context.add_message({"role": "developer", "content": options.greeting})
     user_aggregator, assistant_aggregator = LLMContextAggregatorPair(context)
+    watchdog = CallerWatchdog(options.caller_gone_seconds)
     pipeline = Pipeline(
-        [transport.input(), user_aggregator, stage, transport.output(), assistant_aggregator]
+        [
+            transport.input(),
+            watchdog,
+            user_aggregator,
+            stage,
+            transport.output(),
+            assistant_aggregator,
+        ]
     )
     task = PipelineWorker(
         pipeline,
@@ -145,7 +156,14 @@ def build_call(
         feed.close()
         await task.cancel()
 
-    return Call(call_id=call_id, task=task, stage=stage, feed=feed, metrics=options.metrics)
+    call = Call(call_id=call_id, task=task, stage=stage, feed=feed, metrics=options.metrics)
+
+    def caller_gone(_silent_for: float) -> None:
+        call.outcome = call.outcome or "caller_gone"
+        feed.close()
+
+    watchdog.on_gone = caller_gone
+    return call
 
 
 def fan_out(*sinks: Callable[[dict[str, Any]], Awaitable[None]] | None):
