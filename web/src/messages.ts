@@ -175,7 +175,8 @@ export const MISSING_TOKEN: Message = {
 export function echoMessage(text: string): Message {
   return {
     level: "info",
-    title: "Offline echo test",
+    // The server's message usually names the mode itself.
+    title: /^offline echo/i.test(text) ? "" : "Offline echo test:",
     text: text || "The bot is not connected to Gemini: it repeats what you say, so you can test your microphone and speakers.",
     retry: true,
   };
