@@ -27,6 +27,8 @@
 #   TURN_RELAY_IP        the address relay sockets bind to (default: coturn chooses)
 #   TURN_TLS_CERT/TURN_TLS_KEY  PEM files: enables TURNS on TURN_TLS_PORT (default 5349)
 #   TURN_TOTAL_QUOTA     relay allocations at once, all callers together (default 400)
+#   TURN_VERBOSE         log each allocation and permission (which call, which peer):
+#                        true (default) or false; a call adds a few dozen lines
 #   TURN_CONF            where the generated file goes (default /tmp/turnserver.conf)
 #   TURNSERVER           the turnserver binary (default: turnserver)
 set -eu
@@ -99,6 +101,9 @@ EOF
   if [ -n "${TURN_EXTERNAL_IP:-}" ]; then
     echo "external-ip=$TURN_EXTERNAL_IP"
   fi
+  case "${TURN_VERBOSE:-true}" in
+    1 | true) echo "verbose" ;;
+  esac
   case "${TURN_LOOPBACK_PEERS:-}" in
     1 | true) echo "allow-loopback-peers" ;; # tests only: everything on 127.0.0.1
   esac
