@@ -276,7 +276,10 @@ async def test_a_caller_talks_through_caddy_and_coturn_then_sigterm_drains(tmp_p
 
             # coturn's own count of what it relayed for the call, logged when it ends.
             def relayed() -> bool:
-                usage = re.findall(r"username=<\d+:kitchen>, rp=(\d+), rb=(\d+)", coturn.text())
+                usage = re.findall(
+                    r"peer usage: realm=<[^>]*>, username=<\d+:kitchen>, rp=(\d+), rb=(\d+)",
+                    coturn.text(),
+                )
                 return max((int(rb) for _rp, rb in usage), default=0) > 10_000
 
             await wait_until(relayed, "coturn's usage line for the call", 20, [coturn])
