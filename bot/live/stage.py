@@ -33,10 +33,12 @@ from google.genai import Client
 from google.genai.errors import APIError
 from google.genai.types import (
     Blob,
+    Content,
     FunctionResponse,
     FunctionResponseScheduling,
     HttpOptions,
     LiveServerMessage,
+    Part,
     ProactivityConfig,
     ThinkingConfig,
 )
@@ -248,6 +250,8 @@ class LiveStage(GeminiLiveLLMService):
         self._switch_started: tuple[float, str] | None = None  # (monotonic, reason)
         self.reconnects = 0
         self.lost = False  # the Live session could not be kept (refused or failed for good)
+        self.lost_reason: str | None = None
+        self._transcript: list[list[str]] = []  # [role, text], consecutive pieces joined
 
     # ---- what the caller's page is told ------------------------------------
 
@@ -505,6 +509,7 @@ class LiveStage(GeminiLiveLLMService):
         if sc and (sc.model_turn or sc.input_transcription or sc.output_transcription):
             self._activity_seq = self._next_seq()
         if sc and sc.input_transcription and sc.input_transcription.text:
+            self._note_transcript("user", sc.input_transcription.text)
             await self._emit(
                 {
                     "type": "transcript",
@@ -514,6 +519,7 @@ class LiveStage(GeminiLiveLLMService):
                 }
             )
         if sc and sc.output_transcription and sc.output_transcription.text:
+            self._note_transcript("bot", sc.output_transcription.text)
             await self._emit(
                 {
                     "type": "transcript",
@@ -604,8 +610,44 @@ class LiveStage(GeminiLiveLLMService):
     async def _create_initial_response(self, for_reconnect: bool = False) -> None:
         # History must reach the session before any realtime input, so held
         # audio waits until the seeding is done.
-        await super()._create_initial_response(for_reconnect)
+        if for_reconnect and self._session is not None and not self._disconnecting:
+            # A fresh session after the old one was lost: a bounded summary instead of
+            # the whole history (which may be what filled the context), and no new
+            # turn, so the bot does not greet the caller a second time.
+            summary = self.conversation_summary()
+            if summary:
+                await self._session.send_client_content(
+                    turns=[Content(role="user", parts=[Part(text=summary)])], turn_complete=False
+                )
+            self._ready_for_realtime_input = True
+        else:
+            await super()._create_initial_response(for_reconnect)
         await self._flush_backlogs()
+
+    def conversation_summary(self, max_chars: int = 2000) -> str:
+        """The conversation so far, newest last, within `max_chars`, from the transcripts."""
+        lines: list[str] = []
+        used = 0
+        for role, text in reversed(self._transcript):
+            line = f"{'Caller' if role == 'user' else 'You'}: {text.strip()}"
+            if used + len(line) > max_chars:
+                break
+            lines.append(line)
+            used += len(line) + 1
+        if not lines:
+            return ""
+        return (
+            "(The connection was renewed. This is a summary of the conversation so far, "
+            "from its transcript; carry on from it without greeting the caller again.)\n"
+            + "\n".join(reversed(lines))
+        )
+
+    def _note_transcript(self, role: str, text: str) -> None:
+        if self._transcript and self._transcript[-1][0] == role:
+            self._transcript[-1][1] += text
+        else:
+            self._transcript.append([role, text])
+        del self._transcript[:-200]
 
     async def _flush_backlogs(self) -> None:
         """After setupComplete: pending tool results first, then the caller's buffered audio."""
@@ -678,48 +720,54 @@ class LiveStage(GeminiLiveLLMService):
             await self._close_socket()
             if error is not None:
                 self._failures += 1
-                if isinstance(error, APIError) and error.code == 1008:
-                    # Policy violation: a bad key or a refused model. Retrying won't help.
-                    self.lost = True
-                    self._log.error(f"Gemini Live refused the session: {error}")
-                    await self._emit(
-                        {
-                            "type": "notice",
-                            "level": "error",
-                            "text": "The bot cannot reach Gemini right now (it was refused). "
-                            "Please try again later.",
-                        }
-                    )
-                    await self.push_error(
-                        error_msg=f"Live session refused: {error}", exception=error
-                    )
+                plan, why = self._recovery_plan(error)
+                if plan == "give_up":
+                    await self._give_up(error, why)
                     return
-                if self._failures > 5:
-                    self.lost = True
-                    self._log.error(
-                        f"Live session lost for good after {self._failures} tries: {error}"
-                    )
-                    await self._emit(
-                        {
-                            "type": "notice",
-                            "level": "error",
-                            "text": "The bot lost its connection to Gemini. Please call again.",
-                        }
-                    )
-                    await self.push_error(error_msg=f"Live session lost: {error}", exception=error)
-                    return
-                await asyncio.sleep(min(2.0, 0.25 * (self._failures - 1)))
-                if self._failures >= 2 and self._session_resumption_handle:
-                    # The handle itself may be what the server refuses: start afresh,
-                    # re-seeded from the conversation so far (Pipecat does the seeding).
-                    self._log.warning("resumption keeps failing; opening a fresh session")
+                if plan == "fresh" and self._session_resumption_handle:
+                    self._log.warning(f"{why}: opening a fresh session seeded with a summary")
                     self._session_resumption_handle = None
+                await asyncio.sleep(min(2.0, 0.25 * (self._failures - 1)))
             handle = self._session_resumption_handle if self._live.session_resumption else None
             self.reconnects += 1
             self._log.info(
                 f"moving the Live session to a new socket ({reason}); resume={bool(handle)}"
             )
             await self._connect(session_resumption_handle=handle)
+
+    def _recovery_plan(self, error: Exception) -> tuple[str, str]:
+        """After a lost socket: resume with the handle, start afresh, or give up."""
+        code = error.code if isinstance(error, APIError) else None
+        text = str(error).lower()
+        resuming = self._session_resumption_handle is not None
+        if any(word in text for word in ("quota", "resource_exhausted", "resource exhausted")):
+            return "give_up", "busy"
+        if code == 1008 and not resuming:
+            return "give_up", "refused"  # a bad key or a refused model: retrying won't help
+        if code == 1008:
+            return "fresh", "the server refused to resume the session"
+        if code == 1007:
+            return "fresh", "the server closed the session as invalid or its context as full"
+        if self._failures > 5:
+            return "give_up", "lost"
+        if self._failures >= 2 and resuming:
+            return "fresh", "resumption keeps failing"
+        return "resume", "socket lost"
+
+    async def _give_up(self, error: Exception, why: str) -> None:
+        """The Live session cannot be kept: tell the caller and the operator, end the call."""
+        self.lost = True
+        self.lost_reason = why
+        text = {
+            "busy": "The bot is busy right now (too many calls). Please try again in a few minutes.",
+            "refused": "The bot cannot reach Gemini right now (it was refused). "
+            "Please try again later.",
+            "lost": "The bot lost its connection to Gemini. Please call again.",
+        }[why]
+        self._log.error(f"Live session given up ({why}) after {self._failures} tries: {error}")
+        await self._emit({"type": "notice", "level": "error", "text": text})
+        await self._emit({"type": "live", "event": "lost", "reason": why})
+        await self.push_error(error_msg=f"Live session {why}: {error}", exception=error)
 
     async def _close_socket(self) -> None:
         self._generation += 1

@@ -129,10 +129,14 @@ async def running_stage(
     tools: ToolRegistry | None = None,
     live: LiveSettings | None = None,
     google_search: bool = False,
+    greeting: str | None = None,
 ) -> AsyncIterator[StageHarness]:
-    """The stage in a running pipeline, its client pointed at `emulator`."""
+    """The stage in a running pipeline, its client pointed at `emulator`.
+
+    With `greeting`, the session starts with that instruction as a turn (as a call does).
+    """
     with patched_env(client_env(emulator)):
-        async with _running_stage(emulator, tools, live, google_search) as harness:
+        async with _running_stage(emulator, tools, live, google_search, greeting) as harness:
             yield harness
 
 
@@ -142,16 +146,20 @@ async def _running_stage(
     tools: ToolRegistry | None,
     live: LiveSettings | None,
     google_search: bool,
+    greeting: str | None = None,
 ) -> AsyncIterator[StageHarness]:
     stage = LiveStage(
         live=live or live_settings(),
         tools=tools or ToolRegistry(),
         google_search=google_search,
-        inference_on_context_initialization=False,
+        inference_on_context_initialization=greeting is not None,
         call_id="test",
     )
     recorder = Recorder()
-    user_agg, assistant_agg = LLMContextAggregatorPair(LLMContext())
+    context = LLMContext()
+    if greeting:
+        context.add_message({"role": "developer", "content": greeting})
+    user_agg, assistant_agg = LLMContextAggregatorPair(context)
     worker = PipelineWorker(
         Pipeline([user_agg, stage, recorder, assistant_agg]),
         params=PipelineParams(),

@@ -23,7 +23,10 @@ async def running_stage(
     *,
     tools: ToolRegistry | None = None,
     live: LiveSettings | None = None,
+    greeting: str | None = None,
 ) -> AsyncIterator[StageHarness]:
     """`bot.live.testing.running_stage`; `monkeypatch` is accepted for older call sites."""
-    async with testing.running_stage(emulator, tools=tools, live=live) as harness:
+    async with testing.running_stage(
+        emulator, tools=tools, live=live, greeting=greeting
+    ) as harness:
         yield harness
