@@ -72,7 +72,9 @@ def verify(secret: bytes, purpose: Purpose, token: str, now: float | None = None
     if not token or len(token) > MAX_TOKEN_LENGTH or token.count(".") != 1:
         raise TokenError("invalid", f"This {what} is not valid.")
     body, mac = token.split(".")
-    if not hmac.compare_digest(mac, _mac(secret, purpose, body)):
+    if not (body.isascii() and mac.isascii()):
+        raise TokenError("invalid", f"This {what} is not valid.")
+    if not hmac.compare_digest(mac.encode(), _mac(secret, purpose, body).encode()):
         raise TokenError("invalid", f"This {what} is not valid: it was changed or not issued here.")
     try:
         claims = json.loads(_unb64(body))

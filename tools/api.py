@@ -185,7 +185,7 @@ class Tool:
             value = value.value
         try:
             response = _as_response(value)
-        except TypeError as e:
+        except (TypeError, ValueError) as e:  # not JSON, or NaN/infinity
             log.error(f"tool {self.name} returned something that is not JSON: {e}")
             return self._error(f"{self.name} returned a result that could not be read")
         return Outcome(response=response, scheduling=scheduling, ok=True)
