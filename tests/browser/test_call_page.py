@@ -24,7 +24,7 @@ pytestmark = pytest.mark.timeout(120)
 FAKE_KEY = "AIzaSyFAKE-livebot-browser-test-0123456789"
 
 
-async def wait_for(page, js: str, timeout: float = 20.0, arg=None):
+async def wait_for(page, js: str, timeout: float = 40.0, arg=None):
     """Poll a JS expression in the page until it is truthy; return its value."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
@@ -76,17 +76,17 @@ async def test_a_call_shows_transcript_tools_lights_and_plays_the_bot(tmp_path, 
 
             await page.goto(bot.link("kitchen"))
             await page.get_by_role("button", name="Join call").click()
-            await page.wait_for_selector("#conn[data-state=connected]", timeout=20_000)
+            await page.wait_for_selector("#conn[data-state=connected]", timeout=40_000)
 
             # What the emulator transcribed, and the bot's answer.
-            await page.wait_for_selector("#transcript li.user", timeout=30_000)
+            await page.wait_for_selector("#transcript li.user", timeout=40_000)
             await wait_for(
                 page,
                 "document.querySelector('#transcript').textContent.includes('kitchen lights')",
             )
             # The lights tool with its scheduling mode, and the light it switched on.
             tool = page.locator("#tools li", has_text="set_light")
-            await tool.wait_for(timeout=15_000)
+            await tool.wait_for(timeout=40_000)
             await wait_for(page, "document.querySelector('#tools li')?.dataset.state === 'done'")
             assert await tool.get_attribute("data-scheduling") in {
                 "SILENT",
@@ -147,7 +147,7 @@ async def test_typed_text_reaches_the_live_stage(tmp_path, speech):
         page = await browser.new_page()
         await page.goto(bot.link("lobby"))
         await page.get_by_role("button", name="Join call").click()
-        await page.wait_for_selector("#conn[data-state=connected]", timeout=20_000)
+        await page.wait_for_selector("#conn[data-state=connected]", timeout=40_000)
         await page.get_by_label("Type a message to the bot").fill("hello from the keyboard")
         await page.keyboard.press("Enter")
         await page.locator("#transcript li.user", has_text="hello from the keyboard").wait_for()

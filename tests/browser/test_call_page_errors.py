@@ -186,7 +186,7 @@ async def test_a_malformed_offer_is_refused_clearly(tmp_path):
         await page.unroute("**/api/offer")
         # The server keeps serving: the same page can call properly now.
         await page.get_by_role("button", name="Join call").click()
-        await page.wait_for_selector("#conn[data-state=connected]", timeout=20_000)
+        await page.wait_for_selector("#conn[data-state=connected]", timeout=40_000)
         await still_serving(bot.url)
 
 
@@ -199,9 +199,9 @@ async def test_offline_echo_mode_is_explained(tmp_path):
         page = await browser.new_page()
         await join(page, bot.link())
         status = page.locator("#info")
-        await status.wait_for(state="visible", timeout=20_000)
+        await status.wait_for(state="visible", timeout=40_000)
         assert await status.get_attribute("role") == "status"
         assert "echo" in (await status.inner_text()).lower()
         assert await page.get_by_role("alert").is_hidden()
-        await page.wait_for_selector("#conn[data-state=connected]", timeout=20_000)
+        await page.wait_for_selector("#conn[data-state=connected]", timeout=40_000)
         await screenshot(page, "echo-mode")

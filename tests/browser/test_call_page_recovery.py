@@ -53,7 +53,7 @@ async def test_the_call_survives_a_peer_connection_restart(tmp_path, speech):
         page = await browser.new_page()
         await page.goto(bot.link())
         await page.get_by_role("button", name="Join call").click()
-        await page.wait_for_selector("#conn[data-state=connected]", timeout=20_000)
+        await page.wait_for_selector("#conn[data-state=connected]", timeout=40_000)
         await wait_for(
             page, "document.querySelector('#transcript').textContent.includes('hello there')"
         )
