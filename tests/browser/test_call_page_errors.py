@@ -23,7 +23,7 @@ from tests.browser.conftest import chromium, screenshot
 pytestmark = pytest.mark.timeout(120)
 
 
-async def alert_text(page, timeout: float = 20_000) -> str:
+async def alert_text(page, timeout: float = 40_000) -> str:
     alert = page.get_by_role("alert")
     await alert.wait_for(state="visible", timeout=timeout)
     return " ".join((await alert.inner_text()).split())
