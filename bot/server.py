@@ -97,6 +97,7 @@ class Joined(BaseModel):
     room: RoomInfo
     ticket: str
     ice_servers: list[IceServer]
+    ice_transport_policy: Literal["all", "relay"] = "all"
     mode: Literal["live", "echo"]
     message: str
 
@@ -388,6 +389,7 @@ def create_app(
             room=RoomInfo(name=room.name, title=room.display_title),
             ticket=ticket,
             ice_servers=ice,
+            ice_transport_policy="relay" if settings.ice_transport_policy == "relay" else "all",
             mode=mode,
             message=message,
         )

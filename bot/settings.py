@@ -121,6 +121,7 @@ class Settings:
     turn_urls: tuple[str, ...] = ()
     turn_secret: str | None = field(default=None, repr=False)
     turn_ttl_seconds: int = 600
+    ice_transport_policy: str = "all"
     shutdown_grace_seconds: float = 30.0
     trusted_proxies: str = "127.0.0.1"
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -265,6 +266,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             "call its own short-lived TURN credentials."
         )
 
+    ice_policy = (r.str("ICE_TRANSPORT_POLICY", "all") or "all").lower()
+    if ice_policy not in ("all", "relay"):
+        r.problems.append(f"ICE_TRANSPORT_POLICY={ice_policy!r}: set it to all or relay.")
+        ice_policy = "all"
+    if ice_policy == "relay" and not turn_urls:
+        r.problems.append(
+            "ICE_TRANSPORT_POLICY=relay needs a TURN relay: set TURN_URLS and TURN_SECRET."
+        )
+
     settings = Settings(
         live=live,
         host=r.str("HOST", "127.0.0.1") or "127.0.0.1",
@@ -283,6 +293,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         turn_urls=turn_urls,
         turn_secret=turn_secret,
         turn_ttl_seconds=r.int("TURN_TTL_SECONDS", 600, lo=60, hi=86400) or 600,
+        ice_transport_policy=ice_policy,
         shutdown_grace_seconds=r.float("SHUTDOWN_GRACE_SECONDS", 30.0, lo=0.0, hi=3600.0),
         trusted_proxies=r.str("TRUSTED_PROXIES", "127.0.0.1") or "127.0.0.1",
         env=dict(r.env),
