@@ -24,8 +24,10 @@ from pipecat.transports.smallwebrtc.connection import SmallWebRTCConnection
 from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport
 from pipecat.workers.runner import WorkerRunner
 
+from bot.admission import Admission
 from bot.feed import CallFeed
 from bot.live.stage import LiveStage
+from bot.media import install_call_media
 from bot.metrics import Metrics
 from bot.rooms import Room
 from bot.settings import LiveSettings
@@ -51,6 +53,7 @@ class CallOptions:
     calendar: Any | None = None  # a calendar backend whose next events the page shows
     timezone: ZoneInfo | None = None
     metrics: Metrics | None = None
+    admission: Admission | None = None
     # End the call after this long without any caller audio packet (None: never).
     caller_gone_seconds: float | None = DEFAULT_CALLER_GONE_SECONDS
 
@@ -71,6 +74,7 @@ def build_call(
     connection: SmallWebRTCConnection, live: LiveSettings, options: CallOptions, call_id: str
 ) -> Call:
     """Assemble the pipeline for one caller's peer connection."""
+    install_call_media(connection)  # bot/media: our fixes to aiortc's media path
     transport = SmallWebRTCTransport(
         webrtc_connection=connection,
         params=TransportParams(
@@ -115,7 +119,11 @@ def build_call(
         system_instruction=system_instruction,
         google_search=options.google_search,
         call_id=call_id,
-        on_event=fan_out(feed.on_stage_event, options.metrics and options.metrics.on_call_event),
+        on_event=fan_out(
+            feed.on_stage_event,
+            options.metrics and options.metrics.on_call_event,
+            options.admission and options.admission.on_call_event,
+        ),
         inference_on_context_initialization=bool(options.greeting),
     )
     context = LLMContext()

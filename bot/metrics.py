@@ -58,6 +58,12 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        self.live_failures = Counter(
+            "livebot_live_failures_total",
+            "Live sessions given up, by reason (refused, busy, lost)",
+            ["reason"],
+            registry=r,
+        )
         self._started: dict[str, float] = {}
 
     def render(self) -> bytes:
@@ -76,6 +82,8 @@ class Metrics:
             if started is not None:
                 self.tool_latency.labels(tool).observe(time.monotonic() - started)
             self.tool_calls.labels(tool, state, data.get("scheduling") or "none").inc()
+        elif kind == "live" and data.get("event") == "lost":
+            self.live_failures.labels(data.get("reason", "unknown")).inc()
         elif kind == "live" and data.get("event") == "switched":
             self.reconnects.labels(data.get("reason", "unknown")).inc()
             if data.get("gap") is not None:

@@ -33,6 +33,7 @@ from pipecat.transports.smallwebrtc.request_handler import (
 from pydantic import BaseModel, Field
 
 from bot import links
+from bot.admission import Admission
 from bot.call import Call, CallOptions, build_call, run_call
 from bot.metrics import Metrics
 from bot.pages import message_page
@@ -109,6 +110,7 @@ class Problem(BaseModel):
 
 STATUS_FOR: dict[str, int] = {
     "draining": 503,
+    "busy": 503,
     "invalid": 403,
     "used": 403,
     "expired": 410,
@@ -192,6 +194,7 @@ def create_app(
     tickets: dict[str, str] = {}  # ticket nonce -> the pc_id it is bound to
     limiter = RateLimiter(per_minute=settings.join_rate_per_minute, burst=settings.join_burst)
     metrics = Metrics()
+    admission = Admission(max_calls=settings.max_calls)
     draining = asyncio.Event()
     mode: Literal["live", "echo"] = "echo" if echo else "live"
     message = offline_message() if echo else "Talk to the bot once you are connected."
@@ -277,6 +280,10 @@ def create_app(
                 "The bot is restarting: please call again in a minute.",
                 {"Retry-After": "60"},
             )
+        refusal = admission.refusal(len(calls.calls))
+        if refusal is not None:
+            message, retry_after = refusal
+            raise ApiError("busy", message, {"Retry-After": str(retry_after)})
 
     def rate_limit(request: Request) -> None:
         wait = limiter.take(client_key(request))
@@ -353,9 +360,13 @@ def create_app(
 
     @app.get("/readyz", responses={503: {"model": Problem}})
     async def readyz() -> JSONResponse:
-        """Accepting calls: not shutting down."""
+        """Accepting calls: not shutting down, and Gemini Live not refusing sessions."""
         if draining.is_set():
             return JSONResponse({"status": "draining", "calls": len(calls.calls)}, status_code=503)
+        if admission.live_down:
+            return JSONResponse(
+                {"status": "live_unavailable", "calls": len(calls.calls)}, status_code=503
+            )
         return JSONResponse({"status": "ready", "calls": len(calls.calls)})
 
     @app.get("/metrics", include_in_schema=False)
@@ -420,7 +431,7 @@ def create_app(
 
         async def on_connection(connection: SmallWebRTCConnection) -> None:
             tickets[claims.nonce] = connection.pc_id
-            options = replace(options_factory(room), metrics=metrics)
+            options = replace(options_factory(room), metrics=metrics, admission=admission)
             call = build_call(connection, settings.live, options, connection.pc_id)
             calls.start(call, room.name)
 

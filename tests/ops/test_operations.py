@@ -199,3 +199,43 @@ async def test_sigterm_drains_then_exits_cleanly(tmp_path):
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+async def test_beyond_max_calls_new_callers_hear_busy(tmp_path):
+    async with (
+        running_emulator(tmp_path) as emu,
+        running_bot(emu, tmp_path, max_calls=1) as bot,
+        httpx.AsyncClient(base_url=bot.url) as http,
+    ):
+        async with Caller(bot.link()) as first:
+            await first.connect(timeout=15)
+            r = await http.post("/api/join", json={"token": bot.link().split("t=")[1]})
+            assert r.status_code == 503 and r.json()["reason"] == "busy"
+            assert "busy" in r.json()["detail"] and int(r.headers["retry-after"]) > 0
+
+
+async def test_a_refused_live_session_stops_admitting_new_calls(tmp_path):
+    """Bad key: the caller is told, the operator sees why, new callers hear 'busy'."""
+    async with (
+        running_emulator(tmp_path, api_keys={"the-right-key"}) as emu,
+        running_bot(emu, tmp_path, api_key="a-wrong-key") as bot,
+        httpx.AsyncClient(base_url=bot.url) as http,
+    ):
+        async with Caller(bot.link()) as caller:
+            await caller.connect(timeout=15)
+            notice = await caller.wait_for_message(
+                lambda m: (
+                    m.get("type") == "server-message"
+                    and m["data"].get("type") == "notice"
+                    and m["data"].get("level") == "error"
+                ),
+                timeout=10,
+            )
+        assert "cannot reach Gemini" in notice["data"]["text"]
+        r = await http.post("/api/join", json={"token": bot.link().split("t=")[1]})
+        assert r.status_code == 503 and r.json()["reason"] == "busy"
+        assert "voice service" in r.json()["detail"]
+        assert (await http.get("/readyz")).json()["status"] == "live_unavailable"
+        text = (await http.get("/metrics")).text
+    assert metric(text, "livebot_live_failures_total", reason="refused") == 1
+    assert len(emu.connections) == 1 and emu.connections[0].close_code == 1008
