@@ -47,10 +47,13 @@ from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
 from pipecat.adapters.llm.schemas.tools_schema import AdapterType, ToolsSchema
 from pipecat.adapters.llm.services.gemini_live_adapter import GeminiLiveLLMAdapter
 from pipecat.frames.frames import (
+    Frame,
     FunctionCallResultFrame,
     FunctionCallResultProperties,
     InputAudioRawFrame,
 )
+from pipecat.processors.frame_processor import FrameDirection
+from pipecat.processors.frameworks.rtvi import RTVISendTextFrame
 from pipecat.services.google.gemini_live.llm import (
     ContextWindowCompressionParams,
     GeminiLiveLLMService,
@@ -684,6 +687,14 @@ class LiveStage(GeminiLiveLLMService):
             gap = time.monotonic() - started
             self._log.info(f"Live session moved ({reason}) in {gap * 1000:.0f} ms")
             await self._emit({"type": "live", "event": "switched", "reason": reason, "gap": gap})
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if isinstance(frame, RTVISendTextFrame):
+            # Typed text from the page: the user aggregator keeps the append for the
+            # context, so Gemini hears it here, as realtime text input.
+            self._log.info(f"caller typed: {frame.text[:200]!r}")
+            await self._send_user_text(frame.text)
 
     async def _send_user_audio(self, frame: InputAudioRawFrame) -> None:
         if self._disconnecting or self._audio_input_paused:

@@ -122,21 +122,15 @@ async def test_a_call_shows_transcript_tools_lights_and_plays_the_bot(tmp_path, 
     assert hosts and all(h.startswith("http://127.0.0.1") for h in hosts), hosts
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server side: RTVI send-text becomes an LLMMessagesAppendFrame that the user "
-    "context aggregator (upstream of the Live stage) keeps; the Live service never sees it",
-)
 async def test_typed_text_reaches_the_live_stage(tmp_path, speech):
     typed: dict[str, str] = {}
 
     async def script(s: LiveSession) -> None:
         while True:
-            await s.next_utterance(timeout=60)
-            typed["text"] = " ".join(
-                str(p.get("text", "")) for t in s.client_turns for p in t.get("parts") or []
-            )
-            if "keyboard" in typed["text"]:
+            utterance = await s.next_utterance(timeout=60)
+            if utterance.kind == "text":
+                typed["text"] = typed.get("text", "") + (utterance.text or "")
+            if "keyboard" in typed.get("text", ""):
                 await s.say("You typed to me.", seconds=1.0)
 
     async with (
