@@ -53,9 +53,12 @@ async def chromium(
     *, wav: Path | None = None, fake_ui: bool = True, fake_devices: bool = True
 ) -> AsyncIterator[object]:
     """A headless Chromium; `wav` is what its fake microphone says (once, then silence)."""
-    playwright_api = pytest.importorskip("playwright.async_api")
+    import playwright.async_api as playwright_api
+
     if not CHROMIUM:
-        pytest.skip("chromium not installed (./livebot test installs it)")
+        pytest.fail(
+            "chromium is not installed: ./livebot test installs it (scripts/test-packages.txt)"
+        )
     args = list(BASE_ARGS)
     if fake_ui:
         args.append("--use-fake-ui-for-media-stream")

@@ -12,8 +12,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-pytest.importorskip("bot.testing", reason="the room server (bot.testing) is not there yet")
-
 from bot.live.emulator import LiveSession, running_emulator
 from bot.rooms import Room
 from bot.testing import running_bot

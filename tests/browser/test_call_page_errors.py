@@ -11,8 +11,6 @@ import json
 import httpx
 import pytest
 
-pytest.importorskip("bot.testing", reason="the room server (bot.testing) is not there yet")
-
 from bot import links
 from bot.caller import Caller
 from bot.live.emulator import running_emulator

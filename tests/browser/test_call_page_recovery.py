@@ -12,8 +12,6 @@ import subprocess
 
 import pytest
 
-pytest.importorskip("bot.testing", reason="the room server (bot.testing) is not there yet")
-
 from bot.live.emulator import LiveSession, running_emulator
 from bot.testing import running_bot
 from tests.browser.conftest import chromium, mic_wav

@@ -31,7 +31,7 @@ def test_the_page_is_built_and_committed():
 def test_the_build_is_deterministic_and_matches_the_committed_page(tmp_path):
     node = shutil.which("node")
     if not node or not (WEB / "node_modules" / "esbuild").exists():
-        pytest.skip("node or web/node_modules missing (./livebot test runs npm ci first)")
+        pytest.fail("node or web/node_modules missing: ./livebot test runs npm ci first")
     for out in ("a", "b"):
         subprocess.run(
             [node, "build.mjs", "--outdir", str(tmp_path / out)],
