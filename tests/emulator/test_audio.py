@@ -30,7 +30,8 @@ def speech_extent(pcm: bytes) -> float:
 
 def opus_round_trip(pcm: bytes, *, noise_rms: float = 60.0, seed: int = 1) -> bytes:
     """Encode/decode through Opus (as WebRTC would) and add a little noise."""
-    av = pytest.importorskip("av")
+    import av  # aiortc depends on it
+
     enc = av.CodecContext.create("libopus", "w")
     enc.sample_rate, enc.layout, enc.format, enc.bit_rate = 48000, "mono", "s16", 32000
     dec = av.CodecContext.create("libopus", "r")

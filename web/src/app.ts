@@ -388,6 +388,7 @@ interface JoinResponse {
   room?: { name?: string; title?: string };
   ticket: string;
   ice_servers?: IceServer[];
+  ice_transport_policy?: RTCIceTransportPolicy;
   mode?: "live" | "echo";
   message?: string;
 }
@@ -440,6 +441,7 @@ async function join(): Promise<void> {
     // 3. The call.
     showCallView();
     setConn("connecting", "Connecting…");
+    call.transport.iceTransportPolicy = joined.ice_transport_policy ?? "all";
     const connected = call.client.connect(connectParams(joined.ticket, joined.ice_servers ?? []));
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), CONNECT_TIMEOUT_MS)));

@@ -22,6 +22,17 @@ export interface IceServer {
  * stops it when the call ends.
  */
 export class LivebotTransport extends SmallWebRTCTransport {
+  /** "relay" sends media only through the TURN relay (the server's ICE_TRANSPORT_POLICY). */
+  iceTransportPolicy: RTCIceTransportPolicy = "all";
+
+  createPeerConnection(): RTCPeerConnection {
+    const pc = super.createPeerConnection();
+    if (this.iceTransportPolicy === "relay") {
+      pc.setConfiguration({ ...pc.getConfiguration(), iceTransportPolicy: "relay" });
+    }
+    return pc;
+  }
+
   closePeerConnection(pc: RTCPeerConnection): void {
     pc.getTransceivers().forEach((t) => t.stop?.());
     pc.close();
