@@ -166,6 +166,9 @@ def plot(live: dict[str, Any], anchor: dict[str, Any], path: Path) -> None:
         ax.axvline(30, color="grey", lw=0.8)
         ax.axvline(60, color="grey", lw=0.8, ls="--")
         ax.set_xscale("log")
+        ticks = [10, 20, 30, 50, 100, 200, 300, 500, 1000, 2000]
+        ax.set_xticks(ticks, [str(t) for t in ticks])
+        ax.minorticks_off()
         ax.set_xlabel("added latency (ms, log)")
         ax.set_title(
             f"{'uplink: caller → Gemini' if direction == 'up' else 'downlink: Gemini → caller'}"
