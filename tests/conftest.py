@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from loguru import logger
 
-from tests.audio import speech_wav
+from tests.audio import read_wav, speech_wav
 
 logger.remove()
 logger.add(sys.stderr, level="INFO")
@@ -19,3 +19,15 @@ logger.add(sys.stderr, level="INFO")
 def speech() -> Callable[..., Path]:
     """Factory: ``speech("turn on the lights", rate=16000) -> Path`` of a cached spoken WAV."""
     return speech_wav
+
+
+@pytest.fixture(scope="session")
+def speech_pcm() -> Callable[[str], bytes]:
+    """Factory: spoken words (espeak-ng) as 16 kHz mono 16-bit PCM."""
+
+    def make(text: str) -> bytes:
+        pcm, rate = read_wav(speech_wav(text, rate=16000))
+        assert rate == 16000
+        return pcm
+
+    return make

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, get_type_hints
@@ -128,6 +128,10 @@ class Tool:
     timeout: float = 10.0
     cancel_on_barge_in: bool = False
     context_param: str | None = None
+    # Words one of which the caller must have said (recently, in their own voice or
+    # typing) for this tool to act: text from other tools (a calendar entry saying
+    # "switch off the lights") is information, never a request. Empty: no check.
+    requested_by: frozenset[str] = frozenset()
 
     def declaration(self) -> dict[str, Any]:
         """The Gemini function declaration: name, description, parameters schema.
@@ -190,6 +194,10 @@ class Tool:
             return self._error(f"{self.name} returned a result that could not be read")
         return Outcome(response=response, scheduling=scheduling, ok=True)
 
+    def refusal(self, message: str) -> Outcome:
+        """Not run because the caller did not ask for it; the model takes it in silently."""
+        return Outcome(response={"error": message}, scheduling=Scheduling.SILENT, ok=False)
+
     def _error(self, message: str) -> Outcome:
         return Outcome(response={"error": message}, scheduling=self.error_scheduling, ok=False)
 
@@ -213,6 +221,7 @@ def tool(
     error_scheduling: Scheduling = Scheduling.INTERRUPT,
     timeout: float = 10.0,
     cancel_on_barge_in: bool = False,
+    requested_by: Iterable[str] = (),
 ) -> Any:
     """Make a `Tool` from a typed async function (usable bare or with options)."""
 
@@ -251,6 +260,7 @@ def tool(
             timeout=timeout,
             cancel_on_barge_in=cancel_on_barge_in,
             context_param=context_param,
+            requested_by=frozenset(w.lower() for w in requested_by),
         )
 
     return make(fn) if fn is not None else make

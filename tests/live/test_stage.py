@@ -308,7 +308,8 @@ async def test_barge_in_stops_bot_audio(tmp_path, monkeypatch, speech_pcm):
 
     assert state["turn"].interrupted
     interruption = next(s for s in h.recorder.seen if isinstance(s.frame, InterruptionFrame))
-    assert h.recorder.audio_seconds(after=interruption.at) == 0.0
+    # At most one chunk already in flight when the interruption overtook it.
+    assert h.recorder.audio_seconds(after=interruption.at) <= 0.1
     assert h.recorder.audio_seconds() < 5.0
 
 

@@ -136,6 +136,24 @@ def check_group(lights: list[Light], change: Change) -> None:
         raise ToolError(f"color_temp_kelvin {k} is out of range: these lights take {lo} to {hi} K")
 
 
+# A lights change needs the caller to have asked for one in their own words: these
+# (substrings) in what they said recently. "on"/"off" alone are too common ("what's
+# on my calendar"). It stops a calendar entry or a device name that reads like an
+# instruction from switching the house off.
+REQUEST_WORDS = (
+    "light",
+    "lamp",
+    "bright",
+    "dim",
+    "dark",
+    "scene",
+    "glow",
+    "warmer",
+    "cooler",
+    "bulb",
+)
+
+
 def light_tools(backend: LightsBackend, limiter: TokenBucket) -> list[Tool]:
     """The lights tools over `backend`, sharing one rate limit."""
 
@@ -200,6 +218,7 @@ def light_tools(backend: LightsBackend, limiter: TokenBucket) -> list[Tool]:
         behavior=Behavior.NON_BLOCKING,
         scheduling=Scheduling.SILENT,
         error_scheduling=Scheduling.INTERRUPT,
+        requested_by=REQUEST_WORDS,
     )
     async def set_light(
         name: Annotated[str, Field(description="The light's name, as list_lights gives it")],
@@ -221,6 +240,7 @@ def light_tools(backend: LightsBackend, limiter: TokenBucket) -> list[Tool]:
         behavior=Behavior.NON_BLOCKING,
         scheduling=Scheduling.SILENT,
         error_scheduling=Scheduling.INTERRUPT,
+        requested_by=REQUEST_WORDS,
     )
     async def set_room(
         room: Room,
@@ -239,6 +259,7 @@ def light_tools(backend: LightsBackend, limiter: TokenBucket) -> list[Tool]:
         behavior=Behavior.NON_BLOCKING,
         scheduling=Scheduling.SILENT,
         error_scheduling=Scheduling.INTERRUPT,
+        requested_by=REQUEST_WORDS,
     )
     async def set_all(
         on: On = None,
@@ -256,6 +277,7 @@ def light_tools(backend: LightsBackend, limiter: TokenBucket) -> list[Tool]:
         behavior=Behavior.NON_BLOCKING,
         scheduling=Scheduling.SILENT,
         error_scheduling=Scheduling.INTERRUPT,
+        requested_by=REQUEST_WORDS,
     )
     async def set_scene(
         scene: Annotated[
