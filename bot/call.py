@@ -166,8 +166,8 @@ def build_call(
 
     call = Call(call_id=call_id, task=task, stage=stage, feed=feed, metrics=options.metrics)
 
-    def caller_gone(_silent_for: float) -> None:
-        call.outcome = call.outcome or "caller_gone"
+    def caller_gone(reason: str) -> None:  # "caller_gone" or "never_connected"
+        call.outcome = call.outcome or reason
         feed.close()
 
     watchdog.on_gone = caller_gone

@@ -11,8 +11,11 @@ and the transport turns each into an `InputAudioRawFrame`. So a gap of several s
 with no inbound audio frame at all means the packets stopped, not that the caller is
 quiet. `CallerWatchdog` sits right after `transport.input()`, notes each inbound audio
 frame, and after `seconds` without one asks the pipeline to cancel (the Live stage then
-closes its session). It arms on the first audio frame, so a slow ICE/TURN setup is not
-mistaken for a vanished caller.
+closes its session). The gap is counted from the first audio frame, so a slow ICE/TURN
+setup is not mistaken for a vanished caller; but a call whose caller never gets through
+at all (an offer posted and abandoned, unusable candidates or fingerprint) is ended after
+`connect_seconds`, instead of holding a Live session and a place in the room until ICE
+gives up (over a minute, or never when the offer has no candidates).
 """
 
 from __future__ import annotations
@@ -33,27 +36,33 @@ from pipecat.frames.frames import (
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 DEFAULT_CALLER_GONE_SECONDS = 6.0
+DEFAULT_CONNECT_SECONDS = 20.0  # ICE + DTLS take 1-5 s even through a TURN relay
 CHECK_INTERVAL = 0.25  # seconds between checks: detection is at most this much late
 
 
 class CallerWatchdog(FrameProcessor):
-    """Cancels the call after `seconds` without inbound caller audio (None/0: never).
+    """Cancels the call after `seconds` without inbound caller audio (None/0: never), or
+    when no caller audio at all arrived within `connect_seconds` of the start (None/0: never).
 
-    `on_gone(silent_for)` is called once, just before the cancel is requested.
+    `on_gone(reason)` is called once, just before the cancel is requested, with the reason
+    `"caller_gone"` or `"never_connected"`.
     """
 
     def __init__(
         self,
         seconds: float | None = DEFAULT_CALLER_GONE_SECONDS,
-        on_gone: Callable[[float], None] | None = None,
+        on_gone: Callable[[str], None] | None = None,
+        connect_seconds: float | None = DEFAULT_CONNECT_SECONDS,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
         self.seconds = seconds
+        self.connect_seconds = connect_seconds
         self.on_gone = on_gone
         #: `time.monotonic()` of the last inbound audio frame (None until the first).
         self.last_audio: float | None = None
-        #: Set once the caller was declared gone.
+        #: Set once the caller was declared gone: why, and after how many silent seconds.
+        self.reason: str | None = None
         self.gone_after: float | None = None
         self._task: asyncio.Task | None = None
 
@@ -62,7 +71,7 @@ class CallerWatchdog(FrameProcessor):
         if isinstance(frame, InputAudioRawFrame):
             self.last_audio = time.monotonic()
         elif isinstance(frame, StartFrame):
-            if self.seconds and self._task is None:
+            if (self.seconds or self.connect_seconds) and self._task is None:
                 self._task = self.create_task(self._watch(), "caller-watchdog")
         elif isinstance(frame, (EndFrame, CancelFrame)):
             await self._stop()
@@ -78,20 +87,26 @@ class CallerWatchdog(FrameProcessor):
             await self.cancel_task(task)
 
     async def _watch(self) -> None:
-        assert self.seconds
+        started = time.monotonic()
         while True:
             await asyncio.sleep(CHECK_INTERVAL)
+            now = time.monotonic()
             if self.last_audio is None:
-                continue  # not armed until the caller's audio first arrives
-            silent_for = time.monotonic() - self.last_audio
-            if silent_for >= self.seconds:
+                if self.connect_seconds and now - started >= self.connect_seconds:
+                    reason, silent_for = "never_connected", now - started
+                    break
+            elif self.seconds and now - self.last_audio >= self.seconds:
+                reason, silent_for = "caller_gone", now - self.last_audio
                 break
-        self.gone_after = silent_for
-        logger.warning(
-            f"caller gone: no audio packets for {silent_for:.1f} s "
-            f"(CALLER_GONE_SECONDS={self.seconds:g}); ending the call"
-        )
+        self.reason, self.gone_after = reason, silent_for
+        if reason == "caller_gone":
+            logger.warning(
+                f"caller gone: no audio packets for {silent_for:.1f} s "
+                f"(CALLER_GONE_SECONDS={self.seconds:g}); ending the call"
+            )
+        else:
+            logger.warning(f"caller never got through in {silent_for:.0f} s; ending the call")
         if self.on_gone is not None:
-            self.on_gone(silent_for)
+            self.on_gone(reason)
         self._task = None  # the cancel below stops us; don't cancel ourselves
-        await self.push_frame(CancelWorkerFrame(reason="caller_gone"), FrameDirection.UPSTREAM)
+        await self.push_frame(CancelWorkerFrame(reason=reason), FrameDirection.UPSTREAM)
