@@ -46,6 +46,12 @@ from tools.toolset import Toolset, registry_of
 
 MAX_SDP_BYTES = 64 * 1024  # a browser's audio offer is ~3-6 KB
 TICKET_SECONDS = 300  # time to go from Join to a connected call
+# The page loads nothing from anywhere else and may not be framed.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; media-src 'self' blob:; connect-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
+)
 WEB_DIST = Path(str(resources.files("bot.web"))) / "dist"
 
 
@@ -223,7 +229,10 @@ def create_app(
         await calls.stop_all()
         await handler.close()
 
-    app = FastAPI(title="livebot", version="0.1.0", lifespan=lifespan)
+    # No /docs: its page would load scripts from a CDN; /openapi.json describes the API.
+    app = FastAPI(
+        title="livebot", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None
+    )
     app.state.calls = calls
     app.state.metrics = metrics
     app.state.draining = draining
@@ -251,6 +260,21 @@ def create_app(
     app.state.drain = drain
     if WEB_DIST.is_dir():
         app.mount("/static", StaticFiles(directory=WEB_DIST), name="static")
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):
+        response = await call_next(request)
+        headers = response.headers
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        # Room links carry their token in the URL: never send it on as a referrer.
+        headers.setdefault("Referrer-Policy", "no-referrer")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Permissions-Policy", "microphone=(self), camera=(), geolocation=()")
+        if headers.get("content-type", "").startswith("text/html"):
+            headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        if not request.url.path.startswith("/static/"):
+            headers.setdefault("Cache-Control", "no-store")
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
