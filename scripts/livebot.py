@@ -1,7 +1,8 @@
 """./livebot: one entry point that installs what it needs, then runs the project.
 
     ./livebot serve            run the bot server (http://localhost:7860)
-    ./livebot test [ARGS...]   rebuild the call page, lint, check the Dockerfiles and compose
+    ./livebot test [ARGS...]   rebuild the call page, lint, check the Dockerfiles and compose,
+                              pip-audit the locked dependencies
                                files, then the test suite; ARGS go to pytest (fails if any
                                fails, or if the rebuilt page differs from the committed
                                bot/web/dist; LIVEBOT_NO_LINT=1 skips lint)
@@ -16,6 +17,7 @@ Standard library only; see scripts/bootstrap.py for how uv is found or installed
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -108,6 +110,74 @@ def _check_deploy(uv: Path) -> int:
     return rc
 
 
+def _audit(uv: Path) -> int:
+    """pip-audit the locked dependencies: fail on a known vulnerability; say plainly how
+    many packages could not be audited (an index without vulnerability data)."""
+    say("pip-audit (the locked dependencies)")
+    with tempfile.TemporaryDirectory() as tmp:
+        reqs, report = Path(tmp) / "requirements.txt", Path(tmp) / "audit.json"
+        export = subprocess.run(
+            [
+                uv,
+                "export",
+                "--frozen",
+                "--format",
+                "requirements-txt",
+                "--no-hashes",
+                "--no-emit-project",
+                "--quiet",
+            ],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
+        if export.returncode:
+            say(f"uv export failed: {export.stderr.strip()}")
+            return 1
+        reqs.write_text(export.stdout)
+        rc = subprocess.run(
+            [
+                uv,
+                "run",
+                "--no-sync",
+                "pip-audit",
+                "-r",
+                reqs,
+                "--no-deps",
+                "--disable-pip",
+                "--progress-spinner",
+                "off",
+                "-f",
+                "json",
+                "-o",
+                report,
+            ],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        ).returncode
+        if not report.is_file():
+            say(f"pip-audit did not run (exit {rc})")
+            return 1
+        deps = json.loads(report.read_text()).get("dependencies", [])
+    vulnerable = [d for d in deps if d.get("vulns")]
+    skipped = [d for d in deps if "skip_reason" in d]
+    for d in vulnerable:
+        ids = ", ".join(v.get("id", "?") for v in d["vulns"])
+        say(f"VULNERABLE {d['name']} {d.get('version')}: {ids}")
+    say(
+        f"pip-audit: {len(deps) - len(skipped)} of {len(deps)} packages audited, "
+        f"{len(vulnerable)} with known vulnerabilities"
+        + (
+            f"; {len(skipped)} could not be audited (the index here has no vulnerability data"
+            " for them)"
+            if skipped
+            else ""
+        )
+    )
+    return 1 if vulnerable else 0
+
+
 def _build_page(*, install: bool) -> int:
     """npm ci + the esbuild build of web/ into bot/web/dist (the committed page)."""
     if not shutil.which("npm") and install:
@@ -149,6 +219,7 @@ def cmd_test(args: list[str]) -> int:
     uv = _uv_synced()
     lint_rc = 0 if os.environ.get("LIVEBOT_NO_LINT") else _lint(uv)
     deploy_rc = _check_deploy(uv)
+    audit_rc = _audit(uv)
     say(f"pytest {' '.join(args)}".rstrip())
     rc = _run([uv, "run", "--no-sync", "python", "-m", "pytest", *args])
     if rc == PYTEST_NO_TESTS:
@@ -159,7 +230,9 @@ def cmd_test(args: list[str]) -> int:
         say("the call page build failed or is stale (see above): the test command fails too")
     if deploy_rc:
         say("the Dockerfile/compose check failed (see above): the test command fails too")
-    return rc or lint_rc or page_rc or deploy_rc
+    if audit_rc:
+        say("pip-audit found a known vulnerability (see above): the test command fails too")
+    return rc or lint_rc or page_rc or deploy_rc or audit_rc
 
 
 def cmd_build_page(args: list[str]) -> int:
