@@ -348,3 +348,75 @@ async def test_missing_key_is_refused_without_retry_storm(tmp_path, monkeypatch)
 
 def _unused(_: LiveEmulator) -> None:  # keep the import for type readers
     pass
+
+
+async def test_voice_vad_affective_proactive_thinking_settings_reach_the_setup(tmp_path):
+    from bot.settings import Sensitivity, VadSettings
+
+    live = live_settings(
+        voice="Kore",
+        language="de-DE",
+        vad=VadSettings(
+            start_sensitivity=Sensitivity.LOW,
+            end_sensitivity=Sensitivity.HIGH,
+            prefix_padding_ms=120,
+            silence_duration_ms=700,
+        ),
+        affective_dialog=True,
+        proactive_audio=True,
+        thinking_budget=256,
+        compression_trigger_tokens=20000,
+        api_version="v1alpha",
+    )
+    async with running_emulator(tmp_path) as emu, running_stage(emu, live=live):
+        await wait_until(lambda: emu.setups, what="first setup")
+        setup = emu.setups[0]
+        path = emu.connections[0].path
+    aad = setup["realtimeInputConfig"]["automaticActivityDetection"]
+    assert aad == {
+        "startOfSpeechSensitivity": "START_SENSITIVITY_LOW",
+        "endOfSpeechSensitivity": "END_SENSITIVITY_HIGH",
+        "prefixPaddingMs": 120,
+        "silenceDurationMs": 700,
+    }
+    speech = setup["generationConfig"]["speechConfig"]
+    assert speech["voiceConfig"]["prebuiltVoiceConfig"]["voiceName"] == "Kore"
+    assert speech["languageCode"] == "de-DE"
+    assert setup["generationConfig"]["enableAffectiveDialog"] is True or setup.get(
+        "enableAffectiveDialog"
+    )
+    assert setup["proactivity"] == {"proactiveAudio": True}
+    assert setup["generationConfig"]["thinkingConfig"]["thinkingBudget"] == 256
+    assert setup["contextWindowCompression"]["triggerTokens"] in (20000, "20000")
+    assert ".v1alpha." in path
+
+
+async def test_the_caller_keeps_hearing_the_bot_while_a_slow_tool_runs(tmp_path, speech_pcm):
+    """NON_BLOCKING: the model talks on while the tool works; nothing in the stage waits."""
+    log: list[str] = []
+    marks: dict = {}
+
+    async def script(s: LiveSession) -> None:
+        await s.next_utterance()
+        call_id = await s.call_tool("slow_report", {"steps": 6})  # ~1.4 s of work
+        marks["called"] = asyncio.get_running_loop().time()
+        await s.say("Let me put that report together for you.", seconds=1.0)
+        response = await s.tool_response(call_id)
+        marks["answered"] = response.t
+        await s.say("Here it is.", seconds=0.3)
+
+    async with (
+        running_emulator(tmp_path, script=script, stream_rate=1.0) as emu,
+        running_stage(emu, tools=registry_with_calls(log)) as h,
+    ):
+        await h.feed(speech_pcm("make me a report") + silence(1.0), realtime=False)
+        session = await emu.wait_for(lambda: emu.sessions and emu.sessions[0], timeout=5)
+        await wait_until(lambda: len(session.turns) == 2, timeout=20)
+        running = [
+            s
+            for s in h.recorder.seen
+            if s.frame.__class__.__name__ == "TTSAudioRawFrame"
+            and marks["called"] <= s.at < marks["answered"]
+        ]
+    assert sum(len(s.frame.audio) for s in running) / 2 / 24000 > 0.5, "audio during the tool"
+    assert any(x.startswith("slow_report finished") for x in log)
