@@ -216,6 +216,8 @@ class LiveStage(GeminiLiveLLMService):
         self._live = live
         self._log = logger.bind(call_id=call_id)
         self._on_event = on_event
+        self._events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._event_task: asyncio.Task | None = None
         super().__init__(
             api_key=live.api_key or "",
             settings=pipecat_settings(live),
@@ -260,13 +262,32 @@ class LiveStage(GeminiLiveLLMService):
     # ---- what the caller's page is told ------------------------------------
 
     async def _emit(self, data: dict[str, Any]) -> None:
-        """Report a call event (tool activity, transcript, notice); never fails the call."""
+        """Report a call event (tool activity, transcript, notice) without waiting for it.
+
+        Events go through a queue to one delivery task, in order, so the page and the
+        metrics never hold up the Live session or a tool result on the hot path.
+        """
         if self._on_event is None:
             return
-        try:
-            await self._on_event(data)
-        except Exception as e:
-            self._log.debug(f"call event not delivered: {e!r}")
+        if self._event_task is None:
+            self._event_task = self.create_task(self._deliver_events(), "call_events")
+        self._events.put_nowait(data)
+
+    async def _deliver_events(self) -> None:
+        while True:
+            data = await self._events.get()
+            if self._on_event is None:
+                continue
+            try:
+                await self._on_event(data)
+            except Exception as e:
+                self._log.debug(f"call event not delivered: {e!r}")
+
+    async def cleanup(self) -> None:
+        await super().cleanup()
+        if self._event_task is not None:
+            await self.cancel_task(self._event_task)
+            self._event_task = None
 
     async def _emit_tool(
         self,
