@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
@@ -201,6 +202,9 @@ def create_app(
     limiter = RateLimiter(per_minute=settings.join_rate_per_minute, burst=settings.join_burst)
     metrics = Metrics()
     admission = Admission(max_calls=settings.max_calls)
+    # New calls whose offer is being answered: counted against the limits until they are
+    # calls, so a burst of simultaneous offers cannot slip past MAX_CALLS or a room's cap.
+    starting: Counter[str] = Counter()
     draining = asyncio.Event()
     mode: Literal["live", "echo"] = "echo" if echo else "live"
     message = offline_message() if echo else "Talk to the bot once you are connected."
@@ -304,7 +308,7 @@ def create_app(
                 "The bot is restarting: please call again in a minute.",
                 {"Retry-After": "60"},
             )
-        refusal = admission.refusal(len(calls.calls))
+        refusal = admission.refusal(len(calls.calls) + sum(starting.values()))
         if refusal is not None:
             message, retry_after = refusal
             raise ApiError("busy", message, {"Retry-After": str(retry_after)})
@@ -325,7 +329,7 @@ def create_app(
         return room
 
     def check_capacity(room: Room) -> None:
-        if calls.in_room(room.name) >= room.max_callers:
+        if calls.in_room(room.name) + starting[room.name] >= room.max_callers:
             raise ApiError(
                 "full",
                 f"The room '{room.display_title}' is full ({room.max_callers} callers): "
@@ -442,7 +446,6 @@ def create_app(
         else:
             if bound is not None:
                 raise ApiError("used", "This call ticket was already used: join again.")
-            accepting()
             rate_limit(request)
         try:
             check_offer(body.sdp)
@@ -450,8 +453,11 @@ def create_app(
             logger.info(f"offer refused: {e}")
             raise HTTPException(400, detail=f"bad SDP offer: {e}") from e
         room = room_of(claims)
-        if body.pc_id is None:
+        new_call = body.pc_id is None
+        if new_call:
+            accepting()  # no await between these checks and the count below
             check_capacity(room)
+            starting[room.name] += 1
 
         async def on_connection(connection: SmallWebRTCConnection) -> None:
             tickets[claims.nonce] = connection.pc_id
@@ -471,6 +477,9 @@ def create_app(
         except Exception as e:
             logger.warning(f"offer refused: {type(e).__name__}: {e}")
             raise HTTPException(400, detail=f"the SDP offer could not be used: {e}") from e
+        finally:
+            if new_call:
+                starting[room.name] -= 1
         if answer is None:
             raise HTTPException(400, detail="the SDP offer produced no answer")
         return Answer(sdp=answer["sdp"], type="answer", pc_id=answer["pc_id"])
