@@ -9,12 +9,11 @@ calendar; a room also caps how many callers it holds at once.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 from bot.links import ROOM_NAME
+from tools.files import write_atomically
 
 DEFAULT_ROOM = "lobby"
 
@@ -64,23 +63,13 @@ class RoomStore:
         }
 
     def _save(self, rooms: dict[str, Room]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         data = {
             "rooms": {
                 n: {k: v for k, v in asdict(r).items() if k != "name"}
                 for n, r in sorted(rooms.items())
             }
         }
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".rooms-", suffix=".json")
-        try:
-            with os.fdopen(fd, "w") as f:
-                json.dump(data, f, indent=2)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomically(self.path, json.dumps(data, indent=2).encode())
 
     def get(self, name: str) -> Room | None:
         return self._load().get(name)

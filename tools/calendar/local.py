@@ -10,8 +10,6 @@ properties) are kept as they were.
 from __future__ import annotations
 
 import asyncio
-import os
-import tempfile
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -30,6 +28,7 @@ from tools.calendar.backend import (
     to_vevent,
     write_vevent,
 )
+from tools.files import write_atomically
 
 
 class LocalCalendar:
@@ -52,22 +51,7 @@ class LocalCalendar:
     def _write(self, cal: icalendar.Calendar) -> None:
         cal.add_missing_timezones()
         data = cal.to_ical()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        dir_fd = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        write_atomically(self.path, data)
 
     async def list(self, start: datetime, end: datetime) -> Events:
         async with self._lock:

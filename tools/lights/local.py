@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from loguru import logger
 from pydantic import TypeAdapter, ValidationError
 
+from tools.files import write_atomically
 from tools.lights.backend import Change, Light, LightError, LightsBackend
 
 MIN_KELVIN, MAX_KELVIN = 2200, 6500
@@ -100,15 +99,5 @@ class LocalLights(LightsBackend):
 
     def _save(self) -> None:
         """Write the file atomically: a crash leaves the old or the new file, never half."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         data = {"lights": [light.model_dump(mode="json") for light in self._lights.values()]}
-        fd, tmp = tempfile.mkstemp(prefix=".lights-", suffix=".tmp", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w") as f:
-                json.dump(data, f, indent=2)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomically(self.path, json.dumps(data, indent=2).encode())
