@@ -27,7 +27,7 @@ from pipecat.workers.runner import WorkerRunner
 from bot.admission import Admission
 from bot.feed import CallFeed
 from bot.live.stage import LiveStage
-from bot.media import install_call_media
+from bot.media import install_barge_in_flush, install_call_media
 from bot.metrics import Metrics
 from bot.rooms import Room
 from bot.settings import LiveSettings
@@ -84,6 +84,7 @@ def build_call(
             audio_out_sample_rate=BOT_SAMPLE_RATE,
         ),
     )
+    install_barge_in_flush(transport.output(), connection)  # bot/media/output.py
     room = options.room
     system_instruction = options.system_instruction or live.system_instruction
     if room is not None:
