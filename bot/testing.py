@@ -19,9 +19,9 @@ import uvicorn
 
 from bot import links
 from bot.call import CallOptions
+from bot.envpatch import patched_env
 from bot.live.emulator import LiveEmulator
 from bot.live.emulator.testing import client_env
-from bot.live.testing import patched_env
 from bot.rooms import Room, RoomStore
 from bot.server import CallRegistry, create_app
 from bot.settings import LiveSettings, Settings

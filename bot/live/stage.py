@@ -544,26 +544,15 @@ class LiveStage(GeminiLiveLLMService):
         sc = message.server_content
         if sc and (sc.model_turn or sc.input_transcription or sc.output_transcription):
             self._activity_seq = self._next_seq()
-        if sc and sc.input_transcription and sc.input_transcription.text:
-            self._note_transcript("user", sc.input_transcription.text)
-            await self._emit(
-                {
-                    "type": "transcript",
-                    "role": "user",
-                    "text": sc.input_transcription.text,
-                    "final": False,
-                }
-            )
-        if sc and sc.output_transcription and sc.output_transcription.text:
-            self._note_transcript("bot", sc.output_transcription.text)
-            await self._emit(
-                {
-                    "type": "transcript",
-                    "role": "bot",
-                    "text": sc.output_transcription.text,
-                    "final": False,
-                }
-            )
+        for role, said in (
+            ("user", sc and sc.input_transcription),
+            ("bot", sc and sc.output_transcription),
+        ):
+            if said and said.text:
+                self._note_transcript(role, said.text)
+                await self._emit(
+                    {"type": "transcript", "role": role, "text": said.text, "final": False}
+                )
         if sc and (sc.turn_complete or sc.interrupted):
             await self._emit({"type": "transcript", "role": "bot", "text": "", "final": True})
         if message.tool_call_cancellation:

@@ -12,10 +12,9 @@ as 20 ms `InputAudioRawFrame`s, as the SmallWebRTC input produces them.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -33,6 +32,7 @@ from pipecat.processors.aggregators.llm_response_universal import LLMContextAggr
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.workers.runner import WorkerRunner
 
+from bot.envpatch import patched_env
 from bot.live.emulator import LiveEmulator
 from bot.live.emulator.testing import client_env
 from bot.live.stage import LiveStage
@@ -105,21 +105,6 @@ class StageHarness:
 
 def live_settings(**overrides: Any) -> LiveSettings:
     return replace(LiveSettings(api_key="test-key", model="models/gemini-3.8-live"), **overrides)
-
-
-@contextmanager
-def patched_env(values: Mapping[str, str]) -> Iterator[None]:
-    """Set environment variables for the duration, then restore them."""
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 @asynccontextmanager
