@@ -22,6 +22,7 @@ reconnect (Pipecat 1.14 forgets what it answered when it disconnects).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
 from collections import deque
@@ -47,6 +48,7 @@ from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
 from pipecat.adapters.llm.schemas.tools_schema import AdapterType, ToolsSchema
 from pipecat.adapters.llm.services.gemini_live_adapter import GeminiLiveLLMAdapter
 from pipecat.frames.frames import (
+    EndWorkerFrame,
     Frame,
     FunctionCallResultFrame,
     FunctionCallResultProperties,
@@ -823,6 +825,18 @@ class LiveStage(GeminiLiveLLMService):
         await self._emit({"type": "notice", "level": "error", "text": text})
         await self._emit({"type": "live", "event": "lost", "reason": why})
         await self.push_error(error_msg=f"Live session {why}: {error}", exception=error)
+        # A call with no Live session only holds a place: end it once the caller has been
+        # told (the notice goes out through the event queue first).
+        self.create_task(self._end_call_after_notice(why), "end_call_after_give_up")
+
+    async def _end_call_after_notice(self, why: str, grace: float = 1.5) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(grace + 3):
+                while not self._events.empty():  # noqa: ASYNC110 (a queue has no drained event)
+                    await asyncio.sleep(0.05)
+        await asyncio.sleep(grace)  # time for the data channel to carry it
+        self._log.warning(f"ending the call: its Live session was given up ({why})")
+        await self.push_frame(EndWorkerFrame(reason=f"live session {why}"))
 
     async def _close_socket(self) -> None:
         self._generation += 1

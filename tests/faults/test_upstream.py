@@ -78,14 +78,6 @@ async def test_google_unreachable_tells_the_caller_with_bounded_retries(tmp_path
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="FINDING: after the Live stage gives up (here: 6 resets in ~3 s) it tells the "
-    "caller and pushes a non-fatal ErrorFrame, but the call goes on with no Live session: "
-    "it holds a MAX_CALLS slot and a room place until the caller hangs up (the page shows "
-    "the notice and stays in the call). Fix in bot/live/stage.py: end the call after "
-    "_give_up (e.g. push CancelWorkerFrame upstream / a fatal error).",
-)
 async def test_a_call_whose_live_session_is_given_up_ends(tmp_path):
     async with (
         unreachable_google(tmp_path) as (google, _attempts),

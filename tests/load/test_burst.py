@@ -117,14 +117,6 @@ def bot_ticket(bot) -> str:
     return links.sign(bot.secret, "ticket", "lobby", int(time.time()) + TICKET_SECONDS)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="FINDING: admission is checked before the offer's await (aiortc answer) and the "
-    "call is counted only after it, so concurrent offers all pass: 10 callers at once with "
-    "MAX_CALLS=3 got 6 calls. The room limit (max_callers) has the same race. Fix in "
-    "bot/server.py: reserve a place before awaiting (count offers in progress), release it "
-    "if the offer fails.",
-)
 async def test_a_concurrent_burst_never_exceeds_max_calls(tmp_path):
     async with (
         running_emulator(tmp_path) as emu,
