@@ -18,6 +18,8 @@ def check_offer(sdp: str) -> SessionDescription:
     """Parse the offer and insist on what a call needs: one audio stream we can answer."""
     if not sdp.lstrip().startswith("v=0"):
         raise OfferError("not an SDP offer (it must start with 'v=0')")
+    if any(ord(ch) < 32 and ch not in "\r\n\t" for ch in sdp):
+        raise OfferError("the SDP has control characters; it must be plain text lines")
     try:
         parsed = SessionDescription.parse(sdp)
     except Exception as e:  # aiortc raises ValueError, KeyError, IndexError… on bad lines

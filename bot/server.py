@@ -403,7 +403,7 @@ def create_app(
 
     @app.post(
         "/api/join",
-        responses={s: {"model": Problem} for s in (400, 403, 404, 409, 410, 429)},
+        responses={s: {"model": Problem} for s in (400, 403, 404, 409, 410, 429, 503)},
     )
     async def join(body: JoinRequest, request: Request) -> Joined:
         accepting()
@@ -435,7 +435,7 @@ def create_app(
 
     @app.post(
         "/api/offer",
-        responses={s: {"model": Problem} for s in (400, 401, 403, 404, 409, 429)},
+        responses={s: {"model": Problem} for s in (400, 401, 403, 404, 409, 429, 503)},
     )
     async def offer(body: Offer, request: Request) -> Answer:
         claims = ticket_of(request)
@@ -451,7 +451,7 @@ def create_app(
             check_offer(body.sdp)
         except OfferError as e:
             logger.info(f"offer refused: {e}")
-            raise HTTPException(400, detail=f"bad SDP offer: {e}") from e
+            raise ApiError("bad_offer", f"bad SDP offer: {e}") from e
         room = room_of(claims)
         new_call = body.pc_id is None
         if new_call:
@@ -461,7 +461,12 @@ def create_app(
 
         async def on_connection(connection: SmallWebRTCConnection) -> None:
             tickets[claims.nonce] = connection.pc_id
-            options = replace(options_factory(room), metrics=metrics, admission=admission)
+            options = replace(
+                options_factory(room),
+                metrics=metrics,
+                admission=admission,
+                caller_gone_seconds=settings.caller_gone_seconds or None,
+            )
             call = build_call(connection, settings.live, options, connection.pc_id)
             calls.start(call, room.name)
 
@@ -476,12 +481,12 @@ def create_app(
             raise
         except Exception as e:
             logger.warning(f"offer refused: {type(e).__name__}: {e}")
-            raise HTTPException(400, detail=f"the SDP offer could not be used: {e}") from e
+            raise ApiError("bad_offer", f"the SDP offer could not be used: {e}") from e
         finally:
             if new_call:
                 starting[room.name] -= 1
         if answer is None:
-            raise HTTPException(400, detail="the SDP offer produced no answer")
+            raise ApiError("bad_offer", "the SDP offer produced no answer")
         return Answer(sdp=answer["sdp"], type="answer", pc_id=answer["pc_id"])
 
     @app.patch(

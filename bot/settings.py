@@ -123,6 +123,7 @@ class Settings:
     turn_ttl_seconds: int = 600
     ice_transport_policy: str = "all"
     max_calls: int = 20
+    caller_gone_seconds: float = 8.0
     shutdown_grace_seconds: float = 30.0
     trusted_proxies: str = "127.0.0.1"
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -296,6 +297,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         turn_ttl_seconds=r.int("TURN_TTL_SECONDS", 600, lo=60, hi=86400) or 600,
         ice_transport_policy=ice_policy,
         max_calls=r.int("MAX_CALLS", 20, lo=1, hi=10000) or 20,
+        caller_gone_seconds=r.float("CALLER_GONE_SECONDS", 8.0, lo=0.0, hi=3600.0),
         shutdown_grace_seconds=r.float("SHUTDOWN_GRACE_SECONDS", 30.0, lo=0.0, hi=3600.0),
         trusted_proxies=r.str("TRUSTED_PROXIES", "127.0.0.1") or "127.0.0.1",
         env=dict(r.env),

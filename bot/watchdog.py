@@ -35,7 +35,7 @@ from pipecat.frames.frames import (
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
-DEFAULT_CALLER_GONE_SECONDS = 6.0
+DEFAULT_CALLER_GONE_SECONDS = 8.0
 DEFAULT_CONNECT_SECONDS = 20.0  # ICE + DTLS take 1-5 s even through a TURN relay
 CHECK_INTERVAL = 0.25  # seconds between checks: detection is at most this much late
 

@@ -62,8 +62,9 @@ async def test_spoken_words_reach_gemini_and_the_answer_reaches_the_caller(
         await caller.connect(timeout=15)
         await caller.play_wav(wav)
         await caller.wait_for_audio(1.2, timeout=20)
-        await asyncio.sleep(0.5)
         session = emu.sessions[0]
+        await emu.wait_for(lambda: session.turns and session.turns[0].completed, timeout=10)
+        await asyncio.sleep(0.3)
         audio_inputs = emu.received_of("realtimeInput")
 
     # Gemini got the caller's speech as 16 kHz PCM, and heard one utterance of about its length.
