@@ -29,7 +29,8 @@ CPU and memory per call
     second; RSS during the calls minus idle RSS, per call.
 frames delivered
     20 ms frames of caller audio the emulator received / RTP packets that reached the
-    bot (sent minus dropped).
+    bot (sent minus dropped). Above 1 under loss when the bot fills lost packets
+    (bot/media/decoder.py conceals them, so Gemini's stream keeps its length).
 capacity
     Calls are added step by step (uplink + downlink trains); a step passes when p99 is
     <= 50 ms each way, every marker arrived and >= 99 % of frames were delivered.
