@@ -91,8 +91,9 @@ async def test_a_resumed_call_does_not_greet_again_or_rerun_tools(tmp_path, spee
         call_id = await s.call_tool("set_light", {"name": "desk"}, id="call-7")
         await s.tool_response(call_id)
         await s.say("Done.", seconds=0.3)
+        dropped = s.connection
         await s.close(1011, "Internal error encountered.")
-        await s.wait_reconnect(timeout=10)
+        await s.wait_reconnect(timeout=10, after=dropped)
         await s.call_tool("set_light", {"name": "desk"}, id="call-7")  # replayed by the server
         await s.next_utterance()
         await s.say("Still here.", seconds=0.3)

@@ -218,7 +218,7 @@ async def test_go_away_moves_session_without_losing_audio_or_tool_results(
         state["old"] = await s.go_away(4.0)
         await s.tool_response(call_id)  # answered on the old socket …
         await s.say("Your report is ready.", seconds=0.3)  # … then a fresh handle
-        state["new"] = await s.wait_reconnect(timeout=10)
+        state["new"] = await s.wait_reconnect(timeout=10, after=state["old"])
         await s.next_utterance()
         await s.say("Still here.", seconds=0.3)
 
@@ -259,12 +259,14 @@ async def test_resume_with_handle_after_1011_mid_turn(tmp_path, monkeypatch, spe
         async def drop_mid_turn() -> None:
             await asyncio.sleep(0.4)
             state["handle"] = list(s.handles)[-1]  # the newest handle when the socket drops
+            state["dropped"] = s.connection
             await s.close(1011, "Internal error encountered.")
 
         dropper = asyncio.create_task(drop_mid_turn())
         await s.say("A long answer that will be cut off.", seconds=3.0)
         await dropper
-        state["new"] = await s.wait_reconnect(timeout=10)
+        # The bot may already be back: wait for a socket newer than the dropped one.
+        state["new"] = await s.wait_reconnect(timeout=10, after=state["dropped"])
         await s.next_utterance()
         await s.say("Back again.", seconds=0.3)
 
