@@ -28,6 +28,7 @@ from bot.admission import Admission
 from bot.feed import CallFeed
 from bot.live.stage import LiveStage
 from bot.media import install_barge_in_flush, install_call_media
+from bot.media.output import output_track
 from bot.metrics import Metrics
 from bot.rooms import Room
 from bot.settings import LiveSettings
@@ -120,6 +121,7 @@ def build_call(
         system_instruction=system_instruction,
         google_search=options.google_search,
         call_id=call_id,
+        on_interrupted=lambda: flush_output(connection),
         on_event=fan_out(
             feed.on_stage_event,
             options.metrics and options.metrics.on_call_event,
@@ -173,6 +175,13 @@ def build_call(
 
     watchdog.on_gone = caller_gone
     return call
+
+
+def flush_output(connection: SmallWebRTCConnection) -> None:
+    """Drop the bot audio queued in this call's output track (barge-in)."""
+    track = output_track(connection)
+    if track is not None:
+        track.flush()
 
 
 def fan_out(*sinks: Callable[[dict[str, Any]], Awaitable[None]] | None):

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
 import time
 from collections import deque
@@ -92,8 +93,57 @@ def live_http_options(live: LiveSettings) -> HttpOptions:
     """
     return HttpOptions(
         api_version=live.api_version,
-        async_client_args={"ping_interval": live.ping_interval, "ping_timeout": live.ping_timeout},
+        async_client_args={
+            "ping_interval": live.ping_interval,
+            "ping_timeout": live.ping_timeout,
+            # Base64 audio barely compresses; deflating it costs CPU on every frame.
+            "compression": None,
+        },
     )
+
+
+_clients: dict[tuple, Client] = {}
+
+
+def shared_client(live: LiveSettings, http_options: HttpOptions) -> Client:
+    """One google-genai client per configuration, shared by every call in the process.
+
+    Building a client loads the CA bundle three times (~150 ms, more under load) on
+    the event loop; every call's Live socket is its own connection either way. The
+    key includes the SDK's endpoint variables, so pointing them elsewhere (as the
+    offline echo test and the tests do) gets a client of its own.
+    """
+    key = (
+        live.backend,
+        live.api_key,
+        live.project,
+        live.location,
+        live.credentials_path,
+        http_options.model_dump_json(),
+        *(os.environ.get(v) for v in ("GOOGLE_GEMINI_BASE_URL", "SSL_CERT_FILE", "SSL_CERT_DIR")),
+    )
+    client = _clients.get(key)
+    if client is None:
+        if live.backend is Backend.VERTEX:
+            credentials = None
+            if live.credentials_path:
+                from google.oauth2 import service_account
+
+                credentials = service_account.Credentials.from_service_account_file(
+                    live.credentials_path,
+                    scopes=["https://www.googleapis.com/auth/cloud-platform"],
+                )
+            client = Client(
+                vertexai=True,
+                project=live.project,
+                location=live.location,
+                credentials=credentials,
+                http_options=http_options,
+            )
+        else:
+            client = Client(api_key=live.api_key or "", http_options=http_options)
+        _clients[key] = client
+    return client
 
 
 def pipecat_settings(live: LiveSettings) -> GeminiLiveLLMService.Settings:
@@ -212,12 +262,14 @@ class LiveStage(GeminiLiveLLMService):
         google_search: bool = False,
         call_id: str = "-",
         on_event: EventSink | None = None,
+        on_interrupted: Callable[[], object] | None = None,
         **kwargs: Any,
     ):
         self._registry = tools or ToolRegistry()
         self._live = live
         self._log = logger.bind(call_id=call_id)
         self._on_event = on_event
+        self._on_interrupted = on_interrupted
         self._events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._event_task: asyncio.Task | None = None
         super().__init__(
@@ -321,24 +373,7 @@ class LiveStage(GeminiLiveLLMService):
 
     def create_client(self) -> None:
         """The Developer API (API key) or Vertex AI (project, location, credentials)."""
-        if self._live.backend is not Backend.VERTEX:
-            super().create_client()
-            return
-        credentials = None
-        if self._live.credentials_path:
-            from google.oauth2 import service_account
-
-            credentials = service_account.Credentials.from_service_account_file(
-                self._live.credentials_path,
-                scopes=["https://www.googleapis.com/auth/cloud-platform"],
-            )
-        self._client = Client(
-            vertexai=True,
-            project=self._live.project,
-            location=self._live.location,
-            credentials=credentials,
-            http_options=self._http_options,
-        )
+        self._client = shared_client(self._live, self._http_options)
 
     def _get_history_config(self):
         # Vertex AI refuses history_config; the Developer API wants it.
@@ -544,6 +579,10 @@ class LiveStage(GeminiLiveLLMService):
 
     async def _handle_server_message(self, message: LiveServerMessage) -> None:
         sc = message.server_content
+        if sc and sc.interrupted and self._on_interrupted is not None:
+            # Barge-in: silence the caller's speaker now, before the interruption has
+            # travelled the pipeline to the output transport.
+            self._on_interrupted()
         if sc and (sc.model_turn or sc.input_transcription or sc.output_transcription):
             self._activity_seq = self._next_seq()
         for role, said in (
