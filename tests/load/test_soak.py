@@ -103,10 +103,18 @@ async def test_soak_leaves_nothing_behind_and_memory_stays_flat(tmp_path):
             async with asyncio.timeout(15):
                 while bot.calls.calls:
                     await asyncio.sleep(0.1)
-            await asyncio.sleep(3)  # let aiortc's and Pipecat's own tasks wind down
-            leaked_tasks = [
-                t for t in asyncio.all_tasks() - tasks_before if t is not asyncio.current_task()
-            ]
+            # Let aiortc's and Pipecat's own tasks wind down (some poll on a timer):
+            # what is still pending after 10 s has leaked.
+            leaked_tasks: list[asyncio.Task] = []
+            for _ in range(100):
+                leaked_tasks = [
+                    t
+                    for t in asyncio.all_tasks() - tasks_before
+                    if t is not asyncio.current_task() and not t.done()
+                ]
+                if not leaked_tasks:
+                    break
+                await asyncio.sleep(0.1)
             pcs_after = alive(RTCPeerConnection)
             connections_after = alive(SmallWebRTCConnection)
     finally:
