@@ -207,6 +207,15 @@ def light_tools(backend: LightsBackend, limiter: TokenBucket) -> list[Tool]:
             raise ToolError("say what to change: on, brightness or color_temp_kelvin")
         return normalise(change)
 
+    # Changes: the light itself is the answer (SILENT); a failure must be heard
+    # (INTERRUPT); only when the caller asked for a lights change themselves.
+    light_change = tool(
+        behavior=Behavior.NON_BLOCKING,
+        scheduling=Scheduling.SILENT,
+        error_scheduling=Scheduling.INTERRUPT,
+        requested_by=REQUEST_WORDS,
+    )
+
     @tool(behavior=Behavior.NON_BLOCKING, scheduling=Scheduling.WHEN_IDLE)
     async def list_lights(room: Room | None = None) -> dict:
         """List the lights (optionally of one room): name, room, on/off, brightness in
@@ -214,12 +223,7 @@ def light_tools(backend: LightsBackend, limiter: TokenBucket) -> list[Tool]:
         lights = await in_room(room) if room else await all_lights()
         return {"lights": [brief(light, with_range=True) for light in lights]}
 
-    @tool(
-        behavior=Behavior.NON_BLOCKING,
-        scheduling=Scheduling.SILENT,
-        error_scheduling=Scheduling.INTERRUPT,
-        requested_by=REQUEST_WORDS,
-    )
+    @light_change
     async def set_light(
         name: Annotated[str, Field(description="The light's name, as list_lights gives it")],
         on: On = None,
@@ -236,12 +240,7 @@ def light_tools(backend: LightsBackend, limiter: TokenBucket) -> list[Tool]:
         check(light, change)
         return await apply([light], change)
 
-    @tool(
-        behavior=Behavior.NON_BLOCKING,
-        scheduling=Scheduling.SILENT,
-        error_scheduling=Scheduling.INTERRUPT,
-        requested_by=REQUEST_WORDS,
-    )
+    @light_change
     async def set_room(
         room: Room,
         on: On = None,
@@ -255,12 +254,7 @@ def light_tools(backend: LightsBackend, limiter: TokenBucket) -> list[Tool]:
         check_group(lights, change)
         return await apply(lights, change)
 
-    @tool(
-        behavior=Behavior.NON_BLOCKING,
-        scheduling=Scheduling.SILENT,
-        error_scheduling=Scheduling.INTERRUPT,
-        requested_by=REQUEST_WORDS,
-    )
+    @light_change
     async def set_all(
         on: On = None,
         brightness: Brightness = None,
@@ -273,12 +267,7 @@ def light_tools(backend: LightsBackend, limiter: TokenBucket) -> list[Tool]:
         check_group(lights, change)
         return await apply(lights, change)
 
-    @tool(
-        behavior=Behavior.NON_BLOCKING,
-        scheduling=Scheduling.SILENT,
-        error_scheduling=Scheduling.INTERRUPT,
-        requested_by=REQUEST_WORDS,
-    )
+    @light_change
     async def set_scene(
         scene: Annotated[
             SceneName,

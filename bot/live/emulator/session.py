@@ -594,16 +594,19 @@ class LiveSession:
         if kind == "start":
             await self._on_speech_start()
         else:
-            self._add_utterance(
-                Utterance(
-                    "audio",
-                    conn.index,
-                    pcm=pcm,
-                    started_at=self._utt_start or time.monotonic(),
-                    barge_in=self._utt_barge,
-                )
+            self._end_audio_utterance(conn, pcm)
+
+    def _end_audio_utterance(self, conn: ConnectionRecord, pcm: bytes) -> None:
+        self._add_utterance(
+            Utterance(
+                "audio",
+                conn.index,
+                pcm=pcm,
+                started_at=self._utt_start or time.monotonic(),
+                barge_in=self._utt_barge,
             )
-            self._utt_start = None
+        )
+        self._utt_start = None
 
     async def _on_audio_stream_end(self, conn: ConnectionRecord) -> None:
         if self.automatic_activity_detection:
@@ -618,16 +621,7 @@ class LiveSession:
         if self._manual is None:
             return
         pcm, self._manual = bytes(self._manual), None
-        self._add_utterance(
-            Utterance(
-                "audio",
-                conn.index,
-                pcm=pcm,
-                started_at=self._utt_start or time.monotonic(),
-                barge_in=self._utt_barge,
-            )
-        )
-        self._utt_start = None
+        self._end_audio_utterance(conn, pcm)
 
     def _on_function_response(
         self, conn: ConnectionRecord, fr: dict[str, Any]
