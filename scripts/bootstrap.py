@@ -117,7 +117,7 @@ def _uv_from_pip(tools: Path) -> Path | None:
     cmd = [py, "-m", "pip", "install", "--disable-pip-version-check", "--no-input", "-q"]
     cmd += ["--root-user-action=ignore"]
     cmd += ["--upgrade", "--no-deps", "--target", str(target), f"uv=={UV_VERSION}"]
-    if subprocess.run(cmd, stdin=subprocess.DEVNULL).returncode != 0:
+    if subprocess.run(cmd, stdin=subprocess.DEVNULL, env=network_env()).returncode != 0:
         say("pip could not install uv; fetching the uv wheel directly")
         return None
     uv = target / "bin" / "uv"
@@ -210,6 +210,48 @@ class _Links(HTMLParser):
             self._href = None
 
 
+# Where distributions keep the system's CA store as one PEM file (a CA installed for a
+# TLS-inspecting proxy lands here too, through update-ca-certificates and its peers).
+SYSTEM_CA_BUNDLES = (
+    "/etc/ssl/certs/ca-certificates.crt",  # Debian, Ubuntu, Alpine
+    "/etc/pki/tls/certs/ca-bundle.crt",  # Fedora, RHEL
+    "/etc/ssl/cert.pem",  # macOS, BSDs
+)
+
+
+def system_ca_bundle() -> str | None:
+    """The system's CA store as one PEM file, or None if this system has none."""
+    for path in (ssl.get_default_verify_paths().cafile, *SYSTEM_CA_BUNDLES):
+        if path and Path(path).is_file():
+            return path
+    return None
+
+
+def network_env(base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for a network client (uv, pip, pip-audit, npm, apt): the system's
+    CA store wherever a client would otherwise use a bundle of its own (pip-audit's
+    requests uses certifi's, Node its compiled-in roots, uv webpki-roots); proxy
+    variables (HTTPS_PROXY, NO_PROXY, ...) pass through unchanged. A value the user set
+    is kept."""
+    env = dict(os.environ if base is None else base)
+    env.setdefault("UV_SYSTEM_CERTS", "1")
+    env.setdefault("UV_NATIVE_TLS", "1")  # the same, for older uv on PATH
+    bundle = system_ca_bundle()
+    if bundle:
+        for var in ("REQUESTS_CA_BUNDLE", "PIP_CERT", "NODE_EXTRA_CA_CERTS"):
+            env.setdefault(var, bundle)
+    return env
+
+
+def ensure_ca_store() -> None:
+    """A minimal Debian (debootstrap's minbase, slim images) has no CA store at all: then
+    every HTTPS download fails. Install Debian's ca-certificates (which also takes in any
+    CA the admin put in /usr/local/share/ca-certificates) before anything is fetched."""
+    if system_ca_bundle() is None and shutil.which("apt-get"):
+        say("no CA store on this system (no /etc/ssl/certs/ca-certificates.crt)")
+        ensure_packages(["ca-certificates"])
+
+
 def _ssl_context() -> ssl.SSLContext:
     cafile = next(
         (
@@ -219,7 +261,7 @@ def _ssl_context() -> ssl.SSLContext:
         ),
         None,
     )
-    return ssl.create_default_context(cafile=cafile)
+    return ssl.create_default_context(cafile=cafile or system_ca_bundle())
 
 
 def _open(url: str, accept: str | None = None, timeout: float = 60) -> tuple[bytes, str]:
@@ -372,7 +414,7 @@ def ensure_packages(names: list[str]) -> None:
         prefix = ["sudo", "-n"]
     else:
         raise BootstrapError(f"{hint} (not root and no passwordless sudo)")
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    env = dict(network_env(), DEBIAN_FRONTEND="noninteractive")
     say(f"installing Debian packages: {' '.join(missing)}")
     for cmd in (
         ["apt-get", "update", "-q"],

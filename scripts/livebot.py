@@ -1,11 +1,11 @@
 """./livebot: one entry point that installs what it needs, then runs the project.
 
     ./livebot serve            run the bot server (http://localhost:7860)
-    ./livebot test [ARGS...]   rebuild the call page, lint, check the Dockerfiles and compose,
-                              pip-audit the locked dependencies
-                               files, then the test suite; ARGS go to pytest (fails if any
-                               fails, or if the rebuilt page differs from the committed
-                               bot/web/dist; LIVEBOT_NO_LINT=1 skips lint)
+    ./livebot test [ARGS...]   install the test packages, rebuild the call page, lint, check
+                               the Dockerfiles and compose files, pip-audit the locked
+                               dependencies, then the test suite; ARGS go to pytest. Fails if
+                               any of these fails, or if the page that web/ builds differs
+                               from the committed bot/web/dist (LIVEBOT_NO_LINT=1 skips lint)
     ./livebot lint             ruff check + ruff format --check
     ./livebot format           ruff format + ruff check --fix
     ./livebot setup            only install: uv, the locked Python deps (+ test packages)
@@ -31,8 +31,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bootstrap import (
     ROOT,
     BootstrapError,
+    ensure_ca_store,
     ensure_packages,
     ensure_uv,
+    network_env,
     read_package_list,
     say,
 )
@@ -43,10 +45,10 @@ PAGE_DIST = ROOT / "bot" / "web" / "dist"
 PYTEST_NO_TESTS = 5
 
 
-def _run(cmd: list[str | os.PathLike[str]]) -> int:
+def _run(cmd: list[str | os.PathLike[str]], env: dict[str, str] | None = None) -> int:
     """Run a child to completion. SIGTERM/SIGHUP sent to the launcher are passed on to it;
     SIGINT is left to the child (Ctrl-C reaches the whole foreground process group)."""
-    proc = subprocess.Popen([os.fspath(c) for c in cmd], cwd=ROOT)
+    proc = subprocess.Popen([os.fspath(c) for c in cmd], cwd=ROOT, env=env)
 
     def forward(signum: int, _frame: object) -> None:
         proc.send_signal(signum)
@@ -61,14 +63,15 @@ def _run(cmd: list[str | os.PathLike[str]]) -> int:
 
 
 def _uv_synced() -> Path:
-    # Trust the system's CA store (uv bundles its own roots by default), so that an
-    # index behind a TLS-inspecting proxy with a locally installed CA still works.
+    # uv trusts the system's CA store (network_env), so that an index behind a
+    # TLS-inspecting proxy with a locally installed CA still works.
+    ensure_ca_store()
     os.environ.setdefault("UV_SYSTEM_CERTS", "1")
     os.environ.setdefault("UV_NATIVE_TLS", "1")  # the same, for older uv on PATH
     uv = ensure_uv()
     say(f"uv sync --frozen ({uv})")
-    if _run([uv, "sync", "--frozen"]) != 0:
-        raise BootstrapError("`uv sync --frozen` failed")
+    if _run([uv, "sync", "--frozen"], env=network_env()) != 0:
+        raise BootstrapError("`uv sync --frozen` failed (its own error is above)")
     return uv
 
 
@@ -110,57 +113,34 @@ def _check_deploy(uv: Path) -> int:
     return rc
 
 
-def _audit(uv: Path) -> int:
-    """pip-audit the locked dependencies: fail on a known vulnerability; say plainly how
-    many packages could not be audited (an index without vulnerability data)."""
+def _audit(uv: Path) -> str | None:
+    """pip-audit the locked dependencies. Returns None when none has a known
+    vulnerability, else what failed: the vulnerable packages, or pip-audit's own error
+    when it could not run (an unreachable or untrusted index is not a vulnerability).
+    Packages the index has no vulnerability data for are counted, not failed."""
     say("pip-audit (the locked dependencies)")
     with tempfile.TemporaryDirectory() as tmp:
         reqs, report = Path(tmp) / "requirements.txt", Path(tmp) / "audit.json"
         export = subprocess.run(
-            [
-                uv,
-                "export",
-                "--frozen",
-                "--format",
-                "requirements-txt",
-                "--no-hashes",
-                "--no-emit-project",
-                "--quiet",
-            ],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-        )
+            [uv, "export", "--frozen", "--format", "requirements-txt", "--no-hashes",
+             "--no-emit-project", "--quiet"],
+            capture_output=True, text=True, cwd=ROOT, env=network_env(),
+        )  # fmt: skip
         if export.returncode:
             say(f"uv export failed: {export.stderr.strip()}")
-            return 1
+            return "uv export of the lockfile failed (see above)"
         reqs.write_text(export.stdout)
-        rc = subprocess.run(
-            [
-                uv,
-                "run",
-                "--no-sync",
-                "pip-audit",
-                "-r",
-                reqs,
-                "--no-deps",
-                "--disable-pip",
-                "--progress-spinner",
-                "off",
-                "-f",
-                "json",
-                "-o",
-                report,
-            ],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-        ).returncode
-        if not report.is_file():
-            say(f"pip-audit did not run (exit {rc})")
-            return 1
-        deps = json.loads(report.read_text()).get("dependencies", [])
+        run = subprocess.run(
+            [uv, "run", "--no-sync", "pip-audit", "-r", reqs, "--no-deps", "--disable-pip",
+             "--progress-spinner", "off", "-f", "json", "-o", report],
+            capture_output=True, text=True, cwd=ROOT, env=network_env(),
+        )  # fmt: skip
+        deps = json.loads(report.read_text()).get("dependencies", []) if report.is_file() else []
     vulnerable = [d for d in deps if d.get("vulns")]
+    if not deps or (run.returncode and not vulnerable):
+        lines = [ln for ln in run.stderr.strip().splitlines() if ln.strip()]
+        say(f"pip-audit could not run (exit {run.returncode}):\n" + "\n".join(lines[-15:]))
+        return "pip-audit could not run: its own error is above"
     skipped = [d for d in deps if "skip_reason" in d]
     for d in vulnerable:
         ids = ", ".join(v.get("id", "?") for v in d["vulns"])
@@ -175,68 +155,81 @@ def _audit(uv: Path) -> int:
             else ""
         )
     )
-    return 1 if vulnerable else 0
+    if vulnerable:
+        return f"pip-audit found known vulnerabilities in {len(vulnerable)} package(s) (see above)"
+    return None
 
 
-def _build_page(*, install: bool) -> int:
-    """npm ci + the esbuild build of web/ into bot/web/dist (the committed page)."""
-    if not shutil.which("npm") and install:
-        ensure_packages(["nodejs", "npm"])  # Debian's; any Node >= 18 with npm will do
+def _npm() -> str:
+    """npm, installed from Debian if missing (Debian 12: Node 18 with npm 9.2; the page
+    builds with that and anything newer)."""
+    if not shutil.which("npm"):
+        ensure_packages(["nodejs", "npm"])
     npm = shutil.which("npm")
     if not npm:
         raise BootstrapError(
             "npm not found: install Node.js >= 18 with npm (apt-get install nodejs npm)"
         )
+    return npm
+
+
+def _build_page(outdir: Path | None = None) -> int:
+    """npm ci + the esbuild build of web/ into bot/web/dist (the committed page) or
+    into `outdir`."""
+    npm = _npm()
+    ensure_ca_store()
     say("npm ci (web/)")
-    ci = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=PAGE_SOURCES)
+    ci = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=PAGE_SOURCES, env=network_env())
     if ci.returncode != 0:
+        say(f"npm ci failed (exit {ci.returncode}); npm's log is in ~/.npm/_logs")
         return ci.returncode
-    say("build the call page (web/ -> bot/web/dist)")
-    return subprocess.run([npm, "run", "--silent", "build"], cwd=PAGE_SOURCES).returncode
+    say(f"build the call page (web/ -> {outdir or PAGE_DIST.relative_to(ROOT)})")
+    cmd = [npm, "run", "--silent", "build"] + (
+        ["--", "--outdir", os.fspath(outdir)] if outdir else []
+    )
+    return subprocess.run(cmd, cwd=PAGE_SOURCES).returncode
 
 
-def _page_matches_commit() -> bool:
-    """Whether bot/web/dist, just rebuilt, is what is committed (no git: not checked)."""
-    if not shutil.which("git") or not (ROOT / ".git").exists():
-        say("no git checkout: the rebuilt page is not compared with a commit")
-        return True
-    out = subprocess.run(
-        ["git", "status", "--porcelain", "--", os.fspath(PAGE_DIST)],
-        cwd=ROOT, capture_output=True, text=True,
-    )  # fmt: skip
-    if out.returncode == 0 and not out.stdout.strip():
-        return True
-    say("bot/web/dist differs from the committed page:\n" + out.stdout.rstrip())
+def _page_problem() -> str | None:
+    """Rebuild the page into a scratch folder and compare it, file by file, with the
+    committed bot/web/dist (no git needed: a tarball or a copied tree is checked too)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "dist"
+        if _build_page(out) != 0:
+            return "the call page build failed (see above)"
+        built = {p.name: p.read_bytes() for p in out.iterdir()}
+        committed = (
+            {p.name: p.read_bytes() for p in PAGE_DIST.iterdir()} if PAGE_DIST.is_dir() else {}
+        )
+    stale = sorted(n for n in built.keys() | committed.keys() if built.get(n) != committed.get(n))
+    if not stale:
+        return None
+    say(f"bot/web/dist differs from what web/ builds: {', '.join(stale)}")
     say("rebuild it with ./livebot build-page and commit bot/web/dist")
-    return False
+    return "the committed call page is stale (see above)"
 
 
 def cmd_test(args: list[str]) -> int:
+    ensure_ca_store()
     ensure_packages(read_package_list(TEST_PACKAGES))
-    page_rc = _build_page(install=True)
-    if page_rc == 0 and not _page_matches_commit():
-        page_rc = 1
+    problems = [_page_problem()]
     uv = _uv_synced()
-    lint_rc = 0 if os.environ.get("LIVEBOT_NO_LINT") else _lint(uv)
-    deploy_rc = _check_deploy(uv)
-    audit_rc = _audit(uv)
+    if not os.environ.get("LIVEBOT_NO_LINT") and _lint(uv):
+        problems.append("lint failed (see above)")
+    if _check_deploy(uv):
+        problems.append("the Dockerfile/compose check failed (see above)")
+    problems.append(_audit(uv))
     say(f"pytest {' '.join(args)}".rstrip())
     rc = _run([uv, "run", "--no-sync", "python", "-m", "pytest", *args])
     if rc == PYTEST_NO_TESTS:
         say("pytest ran no tests: that is a failure")
-    if lint_rc:
-        say("lint failed (see above): the test command fails too")
-    if page_rc:
-        say("the call page build failed or is stale (see above): the test command fails too")
-    if deploy_rc:
-        say("the Dockerfile/compose check failed (see above): the test command fails too")
-    if audit_rc:
-        say("pip-audit found a known vulnerability (see above): the test command fails too")
-    return rc or lint_rc or page_rc or deploy_rc or audit_rc
+    for problem in filter(None, problems):
+        say(f"{problem}: the test command fails too")
+    return rc or (1 if any(problems) else 0)
 
 
 def cmd_build_page(args: list[str]) -> int:
-    return _build_page(install=False)
+    return _build_page()
 
 
 def cmd_lint(args: list[str]) -> int:

@@ -36,6 +36,10 @@ const result = await esbuild.build({
   outdir: "out",
   logLevel: "warning",
   define: { "process.env.NODE_ENV": '"production"' },
+  // The transport imports Daily's SDK only for its default media manager, which the page
+  // replaces (src/media.ts): bundle the stand-in in stubs/ instead. An esbuild alias, not
+  // an npm `overrides` entry with `file:`, which npm 9 and 10 (Debian 12's) mishandle.
+  alias: { "@daily-co/daily-js": "./stubs/daily-js" },
 });
 
 const js = result.outputFiles.find((f) => f.path.endsWith(".js")).text;

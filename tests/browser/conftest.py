@@ -1,7 +1,7 @@
 """Headless Debian Chromium driven by Playwright, for the call page's tests.
 
 Never downloads a browser: it uses the system Chromium (``./livebot test`` installs the
-``chromium`` package); the tests skip when neither it nor Playwright is there.
+``chromium`` package); a test fails, naming what to install, when it is missing.
 """
 
 from __future__ import annotations

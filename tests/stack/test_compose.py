@@ -157,9 +157,16 @@ def test_coturn_config_relays_only_to_the_bot_with_time_limited_credentials(tmp_
     assert missing.returncode != 0 and "TURN_SECRET is required" in missing.stderr
 
 
-@pytest.mark.skipif(not shutil.which("turnserver"), reason="coturn not installed")
+def require(program: str | None, package: str) -> str:
+    """A program the test command installs: its absence fails the test, never skips it."""
+    if not program:
+        pytest.fail(f"{package} is not installed: ./livebot test installs it")
+    return program
+
+
 def test_coturn_accepts_the_generated_config(tmp_path):
     """Debian's turnserver starts with it (an unknown option would stop it)."""
+    require(shutil.which("turnserver"), "coturn")
     port = free_port()
     env = {
         **{k: v for k, v in rendered(ENV)["services"]["coturn"]["environment"].items() if v},
@@ -190,8 +197,8 @@ def test_coturn_accepts_the_generated_config(tmp_path):
     assert "CONFIG ERROR" not in out and "Bad configuration" not in out, out
 
 
-@pytest.mark.skipif(not shutil.which("caddy"), reason="caddy not installed")
 def test_caddyfile_proxies_to_the_bots_with_health_checks_and_hides_metrics():
+    require(shutil.which("caddy"), "caddy")
     caddy = rendered({**ENV, "BOT_UPSTREAMS": "127.0.0.1:7860 127.0.0.1:7861"})["services"]
     env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
     env.update(caddy["caddy"]["environment"])
@@ -215,9 +222,9 @@ def test_caddyfile_proxies_to_the_bots_with_health_checks_and_hides_metrics():
     assert "tls" not in config["apps"]  # acme: Caddy's automatic certificates
 
 
-@pytest.mark.skipif(not tool("radicale") and not shutil.which("radicale"), reason="no radicale")
 async def test_radicale_config_serves_caldav_to_its_users(tmp_path):
     """The caldav profile's config, with the user-adding command its comment gives."""
+    require(tool("radicale") or shutil.which("radicale"), "radicale (a dev dependency)")
     config = (ROOT / "deploy/radicale/config").read_text()
     command = re.search(r'python -c "(.+)" livebot', config)
     assert command
