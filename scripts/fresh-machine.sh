@@ -45,10 +45,10 @@ fi
 
 # This host's Debian archive: the first URI of a deb source that is not the security one.
 host_mirror() {
-  { cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '/^URIs:/ {print $2}'
-    grep -hE '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null \
-      | awk '{for (i = 2; i <= NF; i++) if ($i ~ /:\/\//) {print $i; break}}'
-  } | grep -v -- '-security' | head -n 1
+  { cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '/^URIs:/ {print $2}' || true
+    cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | awk \
+      '/^deb / {for (i = 2; i <= NF; i++) if ($i ~ /:\/\//) {print $i; break}}' || true
+  } | grep -v -- '-security' | head -n 1 || true
 }
 [ -n "$suite" ] || suite=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
 [ -n "$mirror" ] || mirror=$(host_mirror)
@@ -60,7 +60,9 @@ if [ -n "$(git -C "$here" status --porcelain --untracked-files=no)" ]; then
   say "the work tree has uncommitted changes: they are not part of this check"
 fi
 [ -n "$dir" ] || dir=$(mktemp -d /var/tmp/livebot-fresh.XXXXXX)
+mkdir -p "$dir"
 root="$dir/root"
+[ ! -e "$root" ] || fail "$root exists already: give another --dir"
 cleanup() {
   if [ "$keep" = 1 ]; then say "kept $root"; else rm -rf --one-file-system "$dir"; fi
 }
