@@ -6,6 +6,11 @@
                                dependencies, then the test suite; ARGS go to pytest. Fails if
                                any of these fails, or if the page that web/ builds differs
                                from the committed bot/web/dist (LIVEBOT_NO_LINT=1 skips lint)
+    ./livebot test --quick [ARGS...]
+                               the same, but the page build, the deployment checks and
+                               pip-audit run only if what they read changed since they
+                               last passed; for a developer's edit-test loop (CI runs
+                               the full command)
     ./livebot lint             ruff check + ruff format --check
     ./livebot format           ruff format + ruff check --fix
     ./livebot setup            only install: uv, the locked Python deps (+ test packages)
@@ -17,6 +22,7 @@ Standard library only; see scripts/bootstrap.py for how uv is found or installed
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -209,16 +215,59 @@ def _page_problem() -> str | None:
     return "the committed call page is stale (see above)"
 
 
+# What each check of `./livebot test` reads: `--quick` skips a check whose inputs are
+# unchanged since it last passed (a digest of them is kept in .tools/stamps/).
+CHECK_INPUTS = {
+    "page": ["web/src", "web/stubs", "web/build.mjs", "web/package.json", "web/package-lock.json",
+             "bot/web/dist"],
+    "deploy": ["Dockerfile", "docker-compose.yml", "deploy", ".dockerignore"],
+    "audit": ["uv.lock"],
+}  # fmt: skip
+STAMPS = Path(os.environ.get("LIVEBOT_TOOLS") or ROOT / ".tools") / "stamps"
+
+
+def _digest(check: str) -> str:
+    h = hashlib.sha256()
+    for top in CHECK_INPUTS[check]:
+        path = ROOT / top
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for f in files:
+            h.update(os.fspath(f.relative_to(ROOT)).encode() + b"\0")
+            h.update(f.read_bytes() if f.is_file() else b"(missing)")
+    return h.hexdigest()
+
+
+def _unchanged(check: str) -> bool:
+    stamp = STAMPS / check
+    return stamp.is_file() and stamp.read_text() == _digest(check)
+
+
+def _passed(check: str, problem: str | int | None) -> str | int | None:
+    """Remember that `check` passed on its current inputs; return the problem as is."""
+    if not problem:
+        STAMPS.mkdir(parents=True, exist_ok=True)
+        (STAMPS / check).write_text(_digest(check))
+    return problem
+
+
 def cmd_test(args: list[str]) -> int:
+    quick = "--quick" in args
+    args = [a for a in args if a != "--quick"]
     ensure_ca_store()
     ensure_packages(read_package_list(TEST_PACKAGES))
-    problems = [_page_problem()]
+    skipped = [c for c in CHECK_INPUTS if quick and _unchanged(c)]
+    if skipped:
+        say(f"--quick: unchanged since they last passed, not run again: {', '.join(skipped)}")
+    problems: list[str | None] = []
+    if "page" not in skipped:
+        problems.append(_passed("page", _page_problem()))  # type: ignore[arg-type]
     uv = _uv_synced()
     if not os.environ.get("LIVEBOT_NO_LINT") and _lint(uv):
         problems.append("lint failed (see above)")
-    if _check_deploy(uv):
+    if "deploy" not in skipped and _passed("deploy", _check_deploy(uv)):
         problems.append("the Dockerfile/compose check failed (see above)")
-    problems.append(_audit(uv))
+    if "audit" not in skipped:
+        problems.append(_passed("audit", _audit(uv)))  # type: ignore[arg-type]
     say(f"pytest {' '.join(args)}".rstrip())
     rc = _run([uv, "run", "--no-sync", "python", "-m", "pytest", *args])
     if rc == PYTEST_NO_TESTS:

@@ -32,3 +32,23 @@ def test_a_system_without_a_ca_store_is_recognised(monkeypatch):
     assert bootstrap.system_ca_bundle() is None
     env = bootstrap.network_env({})
     assert "REQUESTS_CA_BUNDLE" not in env and "NODE_EXTRA_CA_CERTS" not in env
+
+
+def test_quick_runs_a_check_again_only_when_what_it_reads_changed(tmp_path, monkeypatch):
+    import livebot
+
+    (tmp_path / "web" / "src").mkdir(parents=True)
+    (tmp_path / "web" / "src" / "app.ts").write_text("one")
+    monkeypatch.setattr(livebot, "ROOT", tmp_path)
+    monkeypatch.setattr(livebot, "STAMPS", tmp_path / ".tools" / "stamps")
+    assert not livebot._unchanged("page")  # never passed
+    assert livebot._passed("page", "the page build failed") == "the page build failed"
+    assert not livebot._unchanged("page")  # a failure is not remembered
+    livebot._passed("page", None)
+    assert livebot._unchanged("page")
+    (tmp_path / "web" / "src" / "app.ts").write_text("two")
+    assert not livebot._unchanged("page")
+    (tmp_path / "web" / "src" / "app.ts").write_text("one")
+    assert livebot._unchanged("page")
+    (tmp_path / "web" / "src" / "new.ts").write_text("")
+    assert not livebot._unchanged("page")
