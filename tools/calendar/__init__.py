@@ -94,8 +94,8 @@ def toolset(ctx: ToolContext, calendar: str | None = None) -> Toolset:
             return
         try:
             await connect()
-        except CalendarError as e:
-            logger.warning(f"calendar: not usable yet: {e}")
+        except CalendarError:
+            return  # the backend logged it, in one line naming the file
         except Exception as e:
             logger.warning(f"calendar: cannot reach the CalDAV server yet: {e}")
 
