@@ -223,7 +223,13 @@ class RoomStore:
                 if not raw["revoked"]:
                     raw.pop("revoked")
                 raw["rooms"] = dict(sorted(raw["rooms"].items()))
-                write_atomically(self.path, json.dumps(raw, indent=2).encode())
+                try:
+                    write_atomically(self.path, json.dumps(raw, indent=2).encode())
+                except OSError as e:
+                    raise RoomFileError(
+                        f"cannot write the rooms file {self.path}: {e.strerror or e}; "
+                        "nothing was changed"
+                    ) from e
             return result
 
     def put(self, room: Room) -> Room:
