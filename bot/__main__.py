@@ -12,11 +12,12 @@ from dataclasses import replace
 import uvicorn
 from loguru import logger
 
-from bot.links import parse_duration, room_url
+from bot.links import TokenError, parse_duration, room_url, token_of, verify
 from bot.logs import setup_logging
 from bot.rooms import RoomError, RoomStore
 from bot.settings import Settings, SettingsError, feature_warnings, load_settings
 from tools.api import Behavior
+from tools.files import DataFileError
 from tools.toolset import Toolset, ToolSettingsError, load_toolsets, registry_of
 
 
@@ -68,6 +69,7 @@ async def serve(settings: Settings, toolsets: list[Toolset]) -> None:
         for note in feature_warnings(settings.live):
             logger.warning(note)
         rooms = RoomStore(settings.data_dir / "rooms.json")
+        rooms.check()  # an unreadable rooms file stops the start with one line naming it
         lobby = rooms.ensure_default()
         secret = settings.link_secret()
         app = create_app(settings, toolsets=toolsets, echo=echo, secret=secret, rooms=rooms)
@@ -84,7 +86,8 @@ async def serve(settings: Settings, toolsets: list[Toolset]) -> None:
         banner = [
             "",
             "livebot is running.",
-            f"  Call the bot: open {room_url(settings.base_url, secret, lobby.name, 86400)}",
+            "  Call the bot: open "
+            + room_url(settings.base_url, secret, lobby.name, 86400, lobby.generation),
             "  (a link to the lobby room, valid 24 h; `./livebot room create NAME` makes more)",
         ]
         if echo:
@@ -140,8 +143,49 @@ def print_tools(settings: Settings, toolsets: list[Toolset], *, as_json: bool) -
 
 
 def room_command(settings: Settings, args: argparse.Namespace) -> int:
-    """`room create|list|delete`: rooms and the signed links callers open."""
+    """`room create|list|delete|revoke`: rooms and the signed links callers open."""
+    try:
+        return _room_command(settings, args)
+    except DataFileError as e:
+        print(f"livebot: {e}", file=sys.stderr)
+        return 2
+
+
+def revoke_command(rooms: RoomStore, secret: bytes, args: argparse.Namespace) -> int:
+    """`room revoke NAME --all` ends every link of a room; `room revoke NAME LINK` one link
+    (the link, its token, or the link id `room create` printed)."""
+    if args.all:
+        if rooms.revoke_all(args.name) is None:
+            print(f"there is no room called {args.name!r}", file=sys.stderr)
+            return 1
+        print(f"revoked every link of room {args.name}")
+        return 0
+    if not args.link:
+        print("say which link to revoke (the link or its id), or --all", file=sys.stderr)
+        return 2
+    token = token_of(args.link)
+    if "." in token:
+        try:
+            claims = verify(secret, "link", token, now=0)
+        except TokenError as e:
+            print(f"cannot revoke: {e}", file=sys.stderr)
+            return 2
+        if claims.room != args.name:
+            print(f"that link is for room {claims.room!r}, not {args.name!r}", file=sys.stderr)
+            return 2
+        rooms.revoke(claims.nonce, claims.expires_at)
+        link_id = claims.nonce
+    else:
+        link_id = token
+        rooms.revoke(link_id)
+    print(f"revoked link {link_id} of room {args.name}")
+    return 0
+
+
+def _room_command(settings: Settings, args: argparse.Namespace) -> int:
     rooms = RoomStore(settings.data_dir / "rooms.json")
+    if args.room_command == "revoke":
+        return revoke_command(rooms, settings.link_secret(), args)
     if args.room_command == "list":
         for room in rooms.all():
             extras = ", ".join(
@@ -178,7 +222,13 @@ def room_command(settings: Settings, args: argparse.Namespace) -> int:
     except (ValueError, RoomError) as e:
         print(f"cannot create the room: {e}", file=sys.stderr)
         return 2
-    print(room_url(settings.base_url, settings.link_secret(), room.name, seconds))
+    link = room_url(settings.base_url, settings.link_secret(), room.name, seconds, room.generation)
+    print(link)
+    link_id = verify(settings.link_secret(), "link", token_of(link)).nonce
+    print(
+        f"link id {link_id}: `livebot room revoke {room.name} {link_id}` ends this link",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -196,16 +246,25 @@ def main(argv: list[str] | None = None) -> int:
     room_sub = p_room.add_subparsers(dest="room_command", required=True)
     p_create = room_sub.add_parser("create", help="create (or change) a room; print a signed link")
     p_create.add_argument("name", help="lowercase letters, digits and dashes, e.g. kitchen")
-    p_create.add_argument("--expires", default="24h", help="link lifetime: 30m, 24h, 7d …")
+    p_create.add_argument(
+        "--expires", default="24h", help="link lifetime: 30m, 24h, 7d … (at most 365d)"
+    )
     p_create.add_argument("--title", help="the name callers see")
     p_create.add_argument("--persona", help="added to the system instruction in this room")
     p_create.add_argument("--voice", help="a Gemini prebuilt voice for this room")
     p_create.add_argument("--lights-room", help="the lights room this room controls by default")
-    p_create.add_argument("--calendar", help="the calendar this room uses (CalDAV name)")
+    p_create.add_argument(
+        "--calendar",
+        help="the calendar this room uses (a CalDAV name, or calendar-NAME.ics in the data dir)",
+    )
     p_create.add_argument("--max-callers", type=int, help="simultaneous callers (default 4)")
     room_sub.add_parser("list", help="list the rooms")
     p_delete = room_sub.add_parser("delete", help="delete a room (its links stop working)")
     p_delete.add_argument("name")
+    p_revoke = room_sub.add_parser("revoke", help="end one link of a room, or all (--all)")
+    p_revoke.add_argument("name")
+    p_revoke.add_argument("link", nargs="?", help="the link, its token or its link id")
+    p_revoke.add_argument("--all", action="store_true", help="end every link of the room")
     p_call = sub.add_parser(
         "call",
         help="call a room link from the terminal: speak a WAV, record and print the reply",
@@ -244,6 +303,9 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(serve(settings, toolsets))
         except KeyboardInterrupt:
             pass
+        except DataFileError as e:  # a data file that cannot be used: one line, no traceback
+            print(f"livebot: cannot start: {e}", file=sys.stderr)
+            return 2
         return 0
     return 1
 

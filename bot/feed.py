@@ -5,11 +5,18 @@ gets `{"type": ...}` messages — `session` (mode and room), `tool` (each call's
 state and scheduling, from the Live stage), `transcript`, `notice`, `lights`
 (the room's lights as they really are, on every change) and `calendar` (the
 next events, at start and after each calendar tool call).
+
+Every message fits the data channel: a peer that states no `max-message-size`
+takes 64 KiB (RFC 8841), and aiortc refuses anything larger. The calendar
+message carries at most `UPCOMING_COUNT` events whose texts the calendar backend
+has already bounded; a message that would still be too large is dropped and
+logged rather than sent to fail.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,6 +29,7 @@ PAGE_EVENTS = {"tool", "transcript", "notice"}
 CALENDAR_TOOLS = {"create_event", "move_event", "cancel_event"}
 UPCOMING_DAYS = 7
 UPCOMING_COUNT = 5
+MAX_PAGE_MESSAGE = 60_000  # bytes of JSON: under 64 KiB with the RTVI envelope around it
 
 
 class CallFeed:
@@ -72,6 +80,10 @@ class CallFeed:
         if not self.ready:
             if data.get("type") in ("tool", "transcript", "notice") and len(self._early) < 100:
                 self._early.append(data)
+            return
+        size = len(json.dumps(data, ensure_ascii=False, default=str).encode())
+        if size > MAX_PAGE_MESSAGE:
+            logger.warning(f"page message {data.get('type')!r} of {size} bytes not sent: too big")
             return
         try:
             await self._send(data)

@@ -121,6 +121,7 @@ STATUS_FOR: dict[str, int] = {
     "invalid": 403,
     "used": 403,
     "expired": 410,
+    "revoked": 410,
     "unknown_room": 404,
     "full": 409,
     "rate_limited": 429,
@@ -323,10 +324,10 @@ def create_app(
             )
 
     def room_of(claims: links.Claims) -> Room:
-        room = rooms.get(claims.room)
-        if room is None:
-            raise ApiError("unknown_room", f"There is no room called '{claims.room}' here.")
-        return room
+        try:  # the room must exist, be the same room (generation) and the link not revoked
+            return rooms.room_for(claims)
+        except links.TokenError as e:
+            raise ApiError(e.reason, str(e)) from e
 
     def check_capacity(room: Room) -> None:
         if calls.in_room(room.name) + starting[room.name] >= room.max_callers:
@@ -357,9 +358,10 @@ def create_app(
             return message_page(
                 404, "livebot", "To call the bot, open the room link you were given."
             )
-        rooms.ensure_default()
+        lobby = rooms.ensure_default()
         return RedirectResponse(
-            links.room_url(settings.base_url, secret, DEFAULT_ROOM, 86400), status_code=302
+            links.room_url(settings.base_url, secret, DEFAULT_ROOM, 86400, lobby.generation),
+            status_code=302,
         )
 
     @app.get("/r/{room}", include_in_schema=False)
@@ -372,9 +374,13 @@ def create_app(
             status = STATUS_FOR[e.reason]
             title = "This link has expired" if e.reason == "expired" else "This link does not work"
             return message_page(status, title, str(e), "Ask whoever sent it for a new link.")
-        if rooms.get(room) is None:
+        try:
+            rooms.room_for(claims)
+        except links.TokenError as e:
+            if e.reason == "unknown_room":
+                return message_page(404, "No such room", str(e), "Check the link.")
             return message_page(
-                404, "No such room", f"There is no room called '{room}' here.", "Check the link."
+                STATUS_FOR[e.reason], "This link does not work", str(e), "Ask for a new link."
             )
         index = WEB_DIST / "index.html"
         if not index.is_file():
@@ -414,7 +420,13 @@ def create_app(
             raise ApiError(e.reason, str(e)) from e
         room = room_of(claims)
         check_capacity(room)
-        ticket = links.sign(secret, "ticket", room.name, int(time.time()) + TICKET_SECONDS)
+        ticket = links.sign(
+            secret,
+            "ticket",
+            room.name,
+            int(time.time()) + TICKET_SECONDS,
+            generation=room.generation,
+        )
         logger.info(f"caller from {client_key(request)} joined room {room.name}")
         ice = [IceServer(urls=list(settings.stun_urls))] if settings.stun_urls else []
         if settings.turn_urls and settings.turn_secret:

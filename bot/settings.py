@@ -7,9 +7,11 @@ variable is wrong and what to set it to, so an operator fixes them all at once.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -135,10 +137,20 @@ class Settings:
             return self.secret.encode()
         path = self.data_dir / "secret"
         if not path.is_file():
+            # Two processes may start at once on one data directory: write the secret
+            # whole to a temporary file, then link it into place; only the first link
+            # wins, so both use the same secret and neither reads a half-written one.
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as f:
-                f.write(secrets.token_urlsafe(32))
+            fd, tmp = tempfile.mkstemp(prefix=".secret.", dir=path.parent)
+            try:
+                with os.fdopen(fd, "w") as f:
+                    f.write(secrets.token_urlsafe(32))
+                    f.flush()
+                    os.fsync(f.fileno())
+                with contextlib.suppress(FileExistsError):
+                    os.link(tmp, path)
+            finally:
+                os.unlink(tmp)
         return path.read_text().strip().encode()
 
     @property

@@ -47,9 +47,8 @@ class RunningBot:
 
     def link(self, room: str = "lobby", seconds: int = 3600) -> str:
         """A signed link to `room` (created with defaults if it does not exist)."""
-        if self.rooms.get(room) is None:
-            self.rooms.put(Room(name=room))
-        return links.room_url(self.url, self.secret, room, seconds)
+        found = self.rooms.get(room) or self.rooms.put(Room(name=room))
+        return links.room_url(self.url, self.secret, room, seconds, found.generation)
 
 
 @asynccontextmanager

@@ -80,7 +80,8 @@ async def test_the_ics_file_is_a_valid_calendar(tmp_path: Path):
     assert ve["DTSTART"].params["TZID"] == "Europe/Paris"
     assert [str(tz["TZID"]) for tz in cal.walk("VTIMEZONE")] == ["Europe/Paris"]
     assert b"\r\n" in path.read_bytes()  # RFC 5545 line endings
-    assert os.listdir(tmp_path) == ["calendar.ics"]  # no temp files left
+    # No temp files left (the lock file other processes share stays).
+    assert sorted(os.listdir(tmp_path)) == [".calendar.ics.lock", "calendar.ics"]
 
 
 OTHER_APP_ICS = """BEGIN:VCALENDAR
@@ -146,7 +147,8 @@ async def test_a_damaged_file_fails_the_call_not_the_bot(tmp_path: Path):
     ts = local_toolset(tmp_path)
     out = await call(ts, "list_events")
     assert not out.ok and out.scheduling is Scheduling.INTERRUPT
-    assert "could not be reached or read" in out.response["error"]
+    assert "calendar.ics is not a valid iCalendar file" in out.response["error"]
+    assert (tmp_path / "calendar.ics").read_text() == "this is not a calendar"  # never overwritten
 
 
 async def test_caldav_events_are_on_the_server(radicale: str, tmp_path: Path):

@@ -25,7 +25,7 @@ from enum import StrEnum
 
 from loguru import logger
 
-from tools.calendar.backend import CalendarBackend, Event, EventNotFound
+from tools.calendar.backend import CalendarBackend, CalendarError, Event, EventNotFound
 from tools.calendar.tools import calendar_tools
 from tools.env import EnvReader
 from tools.toolset import ToolContext, Toolset, ToolSettingsError
@@ -86,13 +86,16 @@ def toolset(ctx: ToolContext, calendar: str | None = None) -> Toolset:
         return rooms[name]
 
     async def start() -> None:
-        """Reach a CalDAV server early so a wrong setting shows in the log at startup;
-        an unreachable server does not stop the bot (the tools report it per call)."""
+        """Reach the CalDAV server (or read the local file) early, so a wrong setting or
+        a damaged file shows in the log at startup, in one line; it does not stop the
+        bot (the tools report it per call)."""
         connect = getattr(backend, "connect", None)
         if connect is None:
             return
         try:
             await connect()
+        except CalendarError:
+            return  # the backend logged it, in one line naming the file
         except Exception as e:
             logger.warning(f"calendar: cannot reach the CalDAV server yet: {e}")
 

@@ -2,11 +2,18 @@
 
 Backends store events; the tools (`tools.py`) decide what is allowed (conflicts,
 limits). Both backends speak iCalendar, so the conversion to and from a VEVENT
-lives here.
+lives here, and with it the bounds on calendar text: anyone who can send an
+invitation writes these fields, and they reach the model and the caller's page.
+Every text read is cleaned (control characters, bidi overrides) and cut to a
+bound with a marker; every text written is cleaned the same way, so NUL or ESC
+never reach the file. A text that is unchanged on a rewrite (a moved event
+whose long title was cut for reading) is kept in the file exactly as it was.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol, runtime_checkable
@@ -15,7 +22,46 @@ from zoneinfo import ZoneInfo
 import icalendar
 from pydantic import AwareDatetime, BaseModel, Field
 
+from tools.files import DataFileError
+
 PRODID = "-//livebot//calendar//EN"
+MAX_TITLE = 200  # characters, as create_event takes them
+MAX_LOCATION = 200
+MAX_DESCRIPTION = 2000
+MAX_UID = 200  # a longer (or unprintable) UID is shown as a digest of it
+CUT = "…"  # marks a text that was cut
+# C0/C1 controls except tab and newline, and the bidi overrides that reorder text.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_SAFE_UID = re.compile(rf"[\x21-\x7e]{{1,{MAX_UID}}}")
+# Events outside these years cannot be shown or shifted between zones without overflow.
+READABLE_YEARS = (2, 9998)
+
+
+class CalendarError(Exception):
+    """A backend failure the model should hear about, in words it can pass on."""
+
+
+class CalendarFileError(CalendarError, DataFileError):
+    """The calendar file cannot be read or written."""
+
+
+def clean_text(text: str, limit: int, *, multiline: bool = False) -> str:
+    """`text` without control characters (newlines kept only if `multiline`), at most
+    `limit` characters, ending in the marker `…` if it was cut."""
+    text = _UNSAFE.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    if not multiline:
+        text = " ".join(text.split())
+    if len(text) > limit:
+        text = text[: limit - len(CUT)].rstrip() + CUT
+    return text.strip()
+
+
+def event_id(uid: str) -> str:
+    """The id the tools and the page use for a VEVENT's UID: the UID itself, or a digest
+    of it when it is too long or not printable ASCII."""
+    if _SAFE_UID.fullmatch(uid):
+        return uid
+    return "uid-" + hashlib.sha256(uid.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 class Event(BaseModel):
@@ -82,10 +128,18 @@ def to_vevent(event: Event) -> icalendar.Event:
     return ve
 
 
+_TEXTS = (  # property, Event field, bound, newlines kept
+    ("SUMMARY", "title", MAX_TITLE, False),
+    ("LOCATION", "location", MAX_LOCATION, False),
+    ("DESCRIPTION", "description", MAX_DESCRIPTION, True),
+)
+
+
 def write_vevent(ve: icalendar.Event, event: Event) -> None:
     """Set the VEVENT's times and texts from `event`, keeping its other properties
-    (alarms, recurrence rules, categories another app may have added)."""
-    for key in ("DTSTAMP", "DTSTART", "DTEND", "DURATION", "SUMMARY", "LOCATION", "DESCRIPTION"):
+    (alarms, recurrence rules, categories another app may have added) and any text
+    `event` did not change (as read, it may have been cut)."""
+    for key in ("DTSTAMP", "DTSTART", "DTEND", "DURATION"):
         ve.pop(key, None)
     ve.add("dtstamp", datetime.now(UTC))
     if event.all_day:
@@ -94,11 +148,15 @@ def write_vevent(ve: icalendar.Event, event: Event) -> None:
     else:
         ve.add("dtstart", event.start)
         ve.add("dtend", event.end)
-    ve.add("summary", event.title)
-    if event.location:
-        ve.add("location", event.location)
-    if event.description:
-        ve.add("description", event.description)
+    for key, field, limit, multiline in _TEXTS:
+        value = getattr(event, field)
+        old = ve.get(key)
+        if old is not None and value and clean_text(str(old), limit, multiline=multiline) == value:
+            continue  # unchanged: keep the stored text as it is
+        ve.pop(key, None)
+        text = clean_text(value, limit, multiline=multiline) if value else ""
+        if text or field == "title":
+            ve.add(key.lower(), text)
     if "SEQUENCE" in ve:
         sequence = int(ve.pop("SEQUENCE"))
         ve.add("sequence", sequence + 1)
@@ -107,9 +165,14 @@ def write_vevent(ve: icalendar.Event, event: Event) -> None:
 def master_vevent(components: list, uid: str) -> icalendar.Event | None:
     """The VEVENT with this uid that is not a recurrence override."""
     for comp in components:
-        if comp.name == "VEVENT" and str(comp.get("uid")) == uid and "RECURRENCE-ID" not in comp:
+        if comp.name == "VEVENT" and is_event(comp, uid) and "RECURRENCE-ID" not in comp:
             return comp
     return None
+
+
+def is_event(comp: icalendar.Event, uid: str) -> bool:
+    """Whether the VEVENT belongs to the event with this id (see `event_id`)."""
+    return event_id(str(comp.get("uid"))) == uid
 
 
 def to_calendar(events: list[Event]) -> icalendar.Calendar:
@@ -140,6 +203,11 @@ def from_vevent(ve: icalendar.Event, tz: ZoneInfo) -> Event | None:
         end_value = ve.end
     except Exception:
         end_value = start_value
+    if not isinstance(start_value, date) or not isinstance(end_value, date):
+        return None
+    lo, hi = READABLE_YEARS
+    if not (lo <= start_value.year <= hi and lo <= end_value.year <= hi):
+        return None  # e.g. year 9999: no zone arithmetic is safe there
     all_day = not isinstance(start_value, datetime)
     start = _aware(start_value, tz)
     end = _aware(end_value, tz)
@@ -148,17 +216,19 @@ def from_vevent(ve: icalendar.Event, tz: ZoneInfo) -> Event | None:
     if end < start:
         end = start
 
-    def text(name: str) -> str | None:
+    def text(name: str, limit: int, multiline: bool = False) -> str | None:
         value = ve.get(name)
-        return str(value) if value not in (None, "") else None
+        if value in (None, ""):
+            return None
+        return clean_text(str(value), limit, multiline=multiline) or None
 
     return Event(
-        uid=str(ve.get("uid") or f"{uuid.uuid4()}@livebot"),
-        title=text("summary") or "(no title)",
+        uid=event_id(str(ve.get("uid") or f"{uuid.uuid4()}@livebot")),
+        title=text("summary", MAX_TITLE) or "(no title)",
         start=start,
         end=end,
-        location=text("location"),
-        description=text("description"),
+        location=text("location", MAX_LOCATION),
+        description=text("description", MAX_DESCRIPTION, True),
         all_day=all_day,
     )
 

@@ -1,15 +1,26 @@
 """The local backend: one iCalendar file any calendar app can open.
 
-Every change reads the file, changes the events and writes the whole file
-atomically (temporary file, fsync, `os.replace`), under a lock, so a crash
-leaves either the old calendar or the new one, never half of one. Components
-this backend does not manage (VTODOs, recurring series' overrides, unknown
-properties) are kept as they were.
+Several processes may share the file (two bots on one data directory), so every
+change is read-merge-write under the file's cross-process lock
+(`tools.files.locked`): re-read the file, change the one event, write the whole
+file atomically (temporary file, fsync, `os.replace`; a symlink is written
+through to its target, the file's mode is kept). A crash leaves the old
+calendar or the new one, never half of one; a failed write changes nothing.
+Components this backend does not manage (VTODOs, recurring series' overrides,
+unknown properties) are kept as they were.
+
+A big calendar must not stall the event loop every bot call shares: parsing
+10,000 events takes seconds. So all parsing and conversion runs in a worker
+thread, and the parsed file is kept until the file changes (its inode, size and
+times, read from the open file), so most reads cost one `fstat`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -18,17 +29,30 @@ import icalendar
 from loguru import logger
 
 from tools.calendar.backend import (
+    CalendarFileError,
     Event,
     EventNotFound,
     Events,
     events_of,
     from_vevent,
+    is_event,
     master_vevent,
     new_calendar,
     to_vevent,
     write_vevent,
 )
-from tools.files import write_atomically
+from tools.files import DataFileError, locked, write_atomically
+
+Version = tuple[int, int, int, int, int]
+
+
+@dataclass
+class _Parsed:
+    """The file as last read: its version, the calendar, and its events (made on demand)."""
+
+    version: Version | None
+    cal: icalendar.Calendar
+    events: list[Event] | None = None
 
 
 class LocalCalendar:
@@ -37,54 +61,113 @@ class LocalCalendar:
     def __init__(self, path: Path, timezone: ZoneInfo):
         self.path = path
         self.timezone = timezone
-        self._lock = asyncio.Lock()
+        self._lock = asyncio.Lock()  # one worker thread at a time touches `_parsed`
+        self._parsed: _Parsed | None = None
 
-    def _read(self) -> icalendar.Calendar:
+    # ----------------------------------------------------------------- reading (in a thread)
+
+    def _current(self) -> _Parsed:
+        """The file as it is now: the kept parse if the file has not changed."""
         try:
-            data = self.path.read_bytes()
+            f = self.path.open("rb")
         except FileNotFoundError:
-            return new_calendar()
+            return _Parsed(None, new_calendar(), [])
+        except OSError as e:
+            raise self._error("cannot be read", e) from e
+        with f:
+            st = os.fstat(f.fileno())
+            version = (st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+            if self._parsed is not None and self._parsed.version == version:
+                return self._parsed
+            data = f.read()
         if not data.strip():
-            return new_calendar()
-        return icalendar.Calendar.from_ical(data)
+            cal = new_calendar()
+        else:
+            try:
+                cal = icalendar.Calendar.from_ical(data)
+            except Exception as e:  # icalendar raises ValueError, and worse on odd input
+                raise self._error("is not a valid iCalendar file", e) from e
+        self._parsed = _Parsed(version, cal)
+        return self._parsed
 
-    def _write(self, cal: icalendar.Calendar) -> None:
-        cal.add_missing_timezones()
-        data = cal.to_ical()
-        write_atomically(self.path, data)
+    def _version(self) -> Version | None:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return (st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+    def _events(self) -> list[Event]:
+        parsed = self._current()
+        if parsed.events is None:
+            events = events_of(parsed.cal, self.timezone)
+            parsed.events = sorted(events, key=lambda e: (e.start, e.end))
+        return parsed.events
+
+    def _error(self, what: str, e: Exception) -> CalendarFileError:
+        problem = (getattr(e, "strerror", None) or str(e)).splitlines()[0][:200]
+        logger.error(f"calendar: the file {self.path} {what}: {problem}")
+        return CalendarFileError(f"the calendar file {self.path.name} {what} ({problem})")
+
+    # ----------------------------------------------------------------- writing (in a thread)
+
+    def _transact(self, change: Callable[[icalendar.Calendar], None]) -> None:
+        """Under the file lock: re-read the file, apply `change`, write it atomically.
+        On any failure the kept parse is dropped, so memory stays what the file holds."""
+        try:
+            with locked(self.path):
+                cal = self._current().cal
+                try:
+                    change(cal)
+                    cal.add_missing_timezones()
+                    write_atomically(self.path, cal.to_ical())
+                except BaseException:
+                    self._parsed = None  # `change` may have edited it in memory
+                    raise
+                # Still under the lock, so this is the version just written: keep the parse.
+                self._parsed = _Parsed(self._version(), cal)
+        except OSError as e:
+            raise self._error("could not be saved; nothing was changed", e) from e
+        except CalendarFileError:
+            raise
+        except DataFileError as e:
+            raise CalendarFileError(f"the calendar could not be saved ({e})") from e
+
+    # ----------------------------------------------------------------- the interface
+
+    async def _run(self, fn: Callable, *args: object):
+        async with self._lock:
+            return await asyncio.to_thread(fn, *args)
+
+    async def connect(self) -> None:
+        """At start-up: read the file once (a damaged file is logged in one line naming
+        it; the calls then say it cannot be read), and keep the parse for the first call."""
+        await self._run(self._events)
 
     async def list(self, start: datetime, end: datetime) -> Events:
-        async with self._lock:
-            cal = await asyncio.to_thread(self._read)
-        events = [e for e in events_of(cal, self.timezone) if e.overlaps(start, end)]
-        return sorted(events, key=lambda e: (e.start, e.end))
+        def overlapping() -> list[Event]:
+            return [e for e in self._events() if e.overlaps(start, end)]
+
+        return await self._run(overlapping)
 
     async def get(self, uid: str) -> Event | None:
-        async with self._lock:
-            cal = await asyncio.to_thread(self._read)
-        return next((e for e in events_of(cal, self.timezone) if e.uid == uid), None)
+        def find() -> Event | None:
+            return next((e for e in self._events() if e.uid == uid), None)
+
+        return await self._run(find)
 
     async def add(self, event: Event) -> Event:
-        async with self._lock:
-            cal = await asyncio.to_thread(self._read)
-            cal.add_component(to_vevent(event))
-            await asyncio.to_thread(self._write, cal)
+        await self._run(self._transact, lambda cal: cal.add_component(to_vevent(event)))
         logger.info(f"calendar: added {event.uid} to {self.path}")
         return event
 
     async def update(self, event: Event) -> Event:
-        async with self._lock:
-            cal = await asyncio.to_thread(self._read)
-            self._replace(cal, event.uid, event)
-            await asyncio.to_thread(self._write, cal)
+        await self._run(self._transact, lambda cal: self._replace(cal, event.uid, event))
         logger.info(f"calendar: updated {event.uid} in {self.path}")
         return event
 
     async def remove(self, uid: str) -> None:
-        async with self._lock:
-            cal = await asyncio.to_thread(self._read)
-            self._replace(cal, uid, None)
-            await asyncio.to_thread(self._write, cal)
+        await self._run(self._transact, lambda cal: self._replace(cal, uid, None))
         logger.info(f"calendar: removed {uid} from {self.path}")
 
     def _replace(self, cal: icalendar.Calendar, uid: str, event: Event | None) -> None:
@@ -96,7 +179,7 @@ class LocalCalendar:
             write_vevent(master, event)
             return
         cal.subcomponents = [
-            c for c in cal.subcomponents if not (c.name == "VEVENT" and str(c.get("uid")) == uid)
+            c for c in cal.subcomponents if not (c.name == "VEVENT" and is_event(c, uid))
         ]
 
     async def close(self) -> None:

@@ -12,6 +12,10 @@ from zoneinfo import ZoneInfo
 
 from tools.api import ToolError
 
+# The dates the tools take: far enough for any real request, far enough from
+# datetime's limits (year 1 and 9999) that no range or zone shift overflows.
+YEARS = (1900, 2999)
+
 
 def parse_time(value: str, tz: ZoneInfo, field: str) -> datetime:
     """An aware datetime from ISO 8601 (a date alone is its midnight); `ToolError` naming `field`."""
@@ -25,6 +29,11 @@ def parse_time(value: str, tz: ZoneInfo, field: str) -> datetime:
         raise ToolError(
             f"{field} '{value}' is not an ISO 8601 date-time; use e.g. 2026-11-26T15:00"
         ) from None
+    if not YEARS[0] <= parsed.year <= YEARS[1]:
+        raise ToolError(
+            f"{field} '{value}' is outside the dates the calendar handles "
+            f"(years {YEARS[0]} to {YEARS[1]}); check the date with the caller"
+        )
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=tz)
     return parsed.astimezone(tz)

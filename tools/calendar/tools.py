@@ -24,7 +24,7 @@ from loguru import logger
 from pydantic import Field
 
 from tools.api import Result, Scheduling, Tool, ToolError, tool
-from tools.calendar.backend import CalendarBackend, Event
+from tools.calendar.backend import CalendarBackend, CalendarError, Event
 from tools.calendar.timeutil import iso, parse_clock, parse_time, when
 
 MAX_EVENTS = 20
@@ -52,6 +52,8 @@ def _calendar_errors(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitab
             return await fn(*args, **kwargs)
         except ToolError:
             raise
+        except CalendarError as e:  # the backend's own words (a damaged or unwritable file)
+            raise ToolError(f"{e}; tell the caller") from e
         except Exception as e:
             logger.exception(f"calendar: {fn.__name__} failed: {e}")
             raise ToolError(
