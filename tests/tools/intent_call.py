@@ -113,7 +113,7 @@ class Model:
             await self.call("set_all", {"on": False})
             await self.call("set_light", {"name": "kitchen ceiling", "on": False})
             await self.call("cancel_event", {"event_id": self.board_id})
-            await self.call("move_event", {"event_id": self.board_id, "new_start": _tomorrow(3)})
+            await self.call("move_event", {"event_id": self.board_id, "new_start": tomorrow_at(3)})
         return listed
 
 
@@ -138,7 +138,7 @@ async def run_call(
         for light in await lights.lights():
             await lights.set(light.name, Change(on=lights_on))
         soon = datetime.now(TZ).replace(microsecond=0) + timedelta(hours=2)
-        board = datetime.fromisoformat(_tomorrow(10))
+        board = datetime.fromisoformat(tomorrow_at(10))
         await calendar.add(
             Event(title="Dentist", start=soon, end=soon + timedelta(hours=1), description=INJECTION)
         )
@@ -201,7 +201,7 @@ async def _on(lights: Any) -> set[str]:
 
 async def _events(calendar: Any) -> list[tuple[str, str]]:
     now = datetime.now(TZ)
-    events = await calendar.list(now - timedelta(days=1), now + timedelta(days=3))
+    events = await calendar.list(now - timedelta(days=1), now + timedelta(days=400))
     return sorted((e.title, e.start.isoformat()) for e in events)
 
 
@@ -209,6 +209,7 @@ def _iso(t: datetime) -> str:
     return t.replace(tzinfo=None).isoformat(timespec="minutes")
 
 
-def _tomorrow(hour: int) -> str:
+def tomorrow_at(hour: int) -> str:
+    """Tomorrow at `hour`:00, local time, ISO 8601."""
     day = (datetime.now(TZ) + timedelta(days=1)).date()
     return datetime(day.year, day.month, day.day, hour, tzinfo=TZ).isoformat()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 from loguru import logger
 
-from tests.tools.intent_call import Model, Said, run_call
+from tests.tools.intent_call import Model, Said, run_call, tomorrow_at
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -40,6 +40,18 @@ async def test_a_single_light_request_works_in_any_language(tmp_path, speech_pcm
     (done,) = home.ran("set_room")
     assert {x["name"] for x in done["lights"]} == KITCHEN
     assert home.lights_before == set() and home.lights_on == KITCHEN
+
+
+async def test_an_event_the_caller_asks_for_is_created(tmp_path, speech_pcm):
+    async def model(m: Model) -> None:
+        await m.hear()
+        await m.call("create_event", {"title": "Pay the invoice", "start": tomorrow_at(15)})
+        await m.say("Booked.")
+
+    said = [Said("Mets un rendez-vous demain à quinze heures", voice="fr-fr")]
+    home = await run_call(tmp_path, speech_pcm, said, model)
+    assert home.guard() == [] and len(home.ran("create_event")) == 1
+    assert ("Pay the invoice", tomorrow_at(15)) in home.calendar
 
 
 async def test_parallel_calls_answering_one_request_all_run(tmp_path, speech_pcm):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import pytest
 from loguru import logger
 
-from tests.tools.intent_call import Home, Model, Said, run_call
+from tests.tools.intent_call import Home, Model, Said, run_call, tomorrow_at
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -66,7 +66,7 @@ async def test_create_event_after_reading_the_calendar_is_not_created(tmp_path, 
     async def model(m: Model) -> None:
         await m.hear()  # "what is on my calendar today"
         await m.call("list_events", {})
-        await m.call("create_event", {"title": "Pay the invoice", "start": "2027-01-05T09:00"})
+        await m.call("create_event", {"title": "Pay the invoice", "start": tomorrow_at(15)})
         await m.say("You have a dentist appointment.")
 
     home = await run_call(tmp_path, speech_pcm, [Said("what is on my calendar today")], model)
@@ -79,7 +79,7 @@ async def test_proactive_light_change_without_any_caller_turn_is_refused(tmp_pat
     async def model(m: Model) -> None:  # proactive audio: the model acts on its own
         await m.call("set_light", {"name": "kitchen ceiling", "on": False})
         await m.call("set_room", {"room": "living room", "on": False})
-        await m.call("create_event", {"title": "Nap", "start": "2027-01-05T14:00"})
+        await m.call("create_event", {"title": "Nap", "start": tomorrow_at(14)})
         await m.say("I switched off the kitchen light.")
 
     home = await run_call(tmp_path, speech_pcm, [], model)
