@@ -12,7 +12,9 @@ The Live stage reports four kinds of event, in the order it sees them:
 - `caller()`: the caller produced something: Gemini's input transcription of their
   audio, text they typed on the page, or a barge-in (Gemini's own VAD heard them
   speak over the bot). Several pieces in a row are one caller turn.
-- `model_turn_ended()`: the model's turn is over (`turnComplete`, `interrupted`).
+- `model_turn_ended()`: the model's turn is over (`turnComplete`, or `interrupted`:
+  then the caller's turn begins, and the `turnComplete` that follows an interruption
+  ends nothing more); `model_output()`: the model produced audio, text or a call.
 - `tool_text()`: the model received a tool's result (titles, descriptions, names:
   text nobody in the call wrote). The guard's own refusals are not tool text.
 - `mark()`: a tool call arrived; its verdict is judged as of this point, however
@@ -83,6 +85,7 @@ class CallerIntent:
         self._events: deque[tuple[int, str]] = deque(maxlen=MAX_EVENTS)
         self._requests: dict[str, int] = {}  # call key -> seq of the refusal
         self._floor = 0  # seq of the newest event aged out (its turn end may be gone)
+        self._interrupted = False  # the last turn was cut off and has said nothing since
 
     # ---- what the stage reports -------------------------------------------
 
@@ -92,8 +95,19 @@ class CallerIntent:
             return  # the same caller turn, still going
         self._add(CALLER)
 
-    def model_turn_ended(self) -> None:
+    def model_turn_ended(self, *, interrupted: bool = False) -> None:
+        """`interrupted`: a barge-in (Gemini's VAD heard the caller over the bot)."""
+        if self._interrupted and not interrupted:
+            self._interrupted = False
+            return  # the interrupted turn's own turnComplete
         self._add(END)
+        if interrupted:
+            self._interrupted = True
+            self.caller()
+
+    def model_output(self) -> None:
+        """The model produced audio, a transcript or a tool call: a new turn is under way."""
+        self._interrupted = False
 
     def tool_text(self) -> None:
         """The model received a tool's result."""
@@ -101,6 +115,7 @@ class CallerIntent:
 
     def mark(self) -> int:
         """The point a tool call arrived at: pass it to `verdict` / `decide`."""
+        self.model_output()
         return self._tick()
 
     # ---- what the stage asks ----------------------------------------------

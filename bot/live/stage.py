@@ -619,6 +619,8 @@ class LiveStage(GeminiLiveLLMService):
             self._on_interrupted()
         if sc and (sc.model_turn or sc.input_transcription or sc.output_transcription):
             self._activity_seq = self._next_seq()
+        if sc and (sc.model_turn or sc.output_transcription):
+            self._intent.model_output()
         for role, said in (
             ("user", sc and sc.input_transcription),
             ("bot", sc and sc.output_transcription),
@@ -635,7 +637,7 @@ class LiveStage(GeminiLiveLLMService):
         await super()._handle_server_message(message)
         if sc and (sc.turn_complete or sc.interrupted):
             # After super(): a toolCall bundled with the end belongs to the turn it ends.
-            self._intent.model_turn_ended()
+            self._intent.model_turn_ended(interrupted=bool(sc.interrupted))
             if sc.interrupted:
                 self._note_caller()  # Gemini's VAD heard the caller over the bot
         update = message.session_resumption_update

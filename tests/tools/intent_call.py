@@ -38,6 +38,10 @@ class Said:
     text: str
     voice: str = "en-us"
     typed: bool = False
+    #: Spoken over the bot (fed while the model speaks, at the microphone's pace).
+    barge_in: bool = False
+    #: Whether the emulated Gemini reports an input transcription of it.
+    transcribed: bool = True
 
 
 @dataclass
@@ -78,7 +82,7 @@ class Model:
         utt = await self.s.next_utterance()
         said = self._said[self._heard]
         self._heard += 1
-        if utt.kind == "audio":
+        if utt.kind == "audio" and said.transcribed:
             await self.s.send_raw(self.s.transcribe(said.text))
         return said.text
 
@@ -99,8 +103,8 @@ class Model:
             out.append(response)
         return out
 
-    async def say(self, text: str) -> None:
-        await self.s.say(text, seconds=0.4)
+    async def say(self, text: str, seconds: float = 0.4) -> None:
+        await self.s.say(text, seconds=seconds)
 
     @property
     def board_id(self) -> str:
@@ -168,7 +172,9 @@ async def run_call(
                 session = emu.sessions[0]
                 ready.set()
                 for i, turn in enumerate(said):
-                    while len(session.turns) < i and not done.is_set():
+                    while not done.is_set() and (
+                        not session.model_speaking if turn.barge_in else len(session.turns) < i
+                    ):
                         _raise(session)
                         await asyncio.sleep(0.02)
                     if turn.typed:
@@ -177,7 +183,7 @@ async def run_call(
                         )
                     else:
                         pcm = speech_pcm(turn.text, voice=turn.voice)
-                        await h.feed(pcm + silence(1.0), realtime=False)
+                        await h.feed(pcm + silence(1.0), realtime=turn.barge_in)
                 while not done.is_set():
                     _raise(session)
                     await asyncio.sleep(0.02)

@@ -54,6 +54,20 @@ async def test_an_event_the_caller_asks_for_is_created(tmp_path, speech_pcm):
     assert ("Pay the invoice", tomorrow_at(15)) in home.calendar
 
 
+async def test_a_barge_in_is_the_callers_turn_even_before_any_transcription(tmp_path, speech_pcm):
+    """Gemini's VAD heard the caller over the bot (`interrupted`): that is a caller turn."""
+
+    async def model(m: Model) -> None:
+        await m.say("Here is a long story about the house and its lights.", seconds=8.0)
+        await m.hear()  # the barge-in, with no input transcription reported
+        await m.call("set_room", {"room": "kitchen", "on": True})
+        await m.say("The kitchen light is on.")
+
+    said = [Said("kitchen light on", barge_in=True, transcribed=False)]
+    home = await run_call(tmp_path, speech_pcm, said, model, lights_on=False)
+    assert home.guard() == [] and home.lights_on == KITCHEN
+
+
 async def test_parallel_calls_answering_one_request_all_run(tmp_path, speech_pcm):
     async def model(m: Model) -> None:
         await m.hear()

@@ -70,9 +70,26 @@ def test_a_caller_turn_after_the_models_turn_ended_does_not_authorise_that_turns
 
 def test_a_barge_in_is_a_caller_turn():
     g = greeted()
-    g.model_turn_ended()  # interrupted ...
-    g.caller()  # ... because Gemini's VAD heard the caller
-    assert ask(g) == Verdict(True)
+    g.model_turn_ended(interrupted=True)  # Gemini's VAD heard the caller over the bot
+    g.model_turn_ended()  # the interrupted turn's own turnComplete ends nothing more
+    assert ask(g) == Verdict(True)  # no transcription needed
+
+
+def test_after_a_barge_in_the_next_turns_end_counts_again():
+    g = greeted()
+    g.model_turn_ended(interrupted=True)
+    g.model_turn_ended()  # trailing turnComplete
+    g.model_output()  # the model answers the barge-in ...
+    g.model_turn_ended()  # ... and its turn ends
+    assert ask(g).refusal is Refusal.NO_CALLER_TURN  # a later turn of its own cannot act
+
+
+def test_a_turn_complete_after_new_output_is_a_real_end():
+    g = greeted()
+    g.model_turn_ended(interrupted=True)
+    g.model_output()  # no trailing turnComplete came; the model spoke again
+    g.model_turn_ended()
+    assert ask(g).refusal is Refusal.NO_CALLER_TURN
 
 
 def test_tool_text_in_the_same_model_turn_needs_confirmation():
@@ -242,3 +259,13 @@ def test_the_explanation_names_the_exact_call_and_asks_for_confirmation():
     assert "nobody asked" in explain(Refusal.NO_CALLER_TURN, "set_all", OFF)
     assert len(explain(Refusal.ALWAYS_CONFIRM, "create_event", {"title": "x" * 5000})) < 600
     assert call_key("t", {"b": 1, "a": None}) == call_key("t", {"b": 1})
+
+
+def test_a_confirmation_spoken_over_the_question_counts():
+    g = greeted()
+    g.caller()
+    assert ask(g, "set_all", OFF, confirm=True).refusal is Refusal.ALWAYS_CONFIRM
+    g.model_output()  # "Shall I switch off all the ..."
+    g.model_turn_ended(interrupted=True)  # "yes, all of them!"
+    g.model_turn_ended()
+    assert ask(g, "set_all", OFF, confirm=True).confirmed
