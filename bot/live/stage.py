@@ -15,6 +15,8 @@ subclass adds, at its seams:
 6. context compression and session resumption on by default;
 7. barge-in: queued bot audio stops on `interrupted` (Pipecat broadcasts the
    interruption; tools marked cancel_on_barge_in are cancelled with a result);
+8. acting tools run only on the caller's own request (`caller_intent.py` judges it
+   from the turn order this stage reports to it);
 plus: a call id never runs twice, and results are never re-sent after a
 reconnect (Pipecat 1.14 forgets what it answered when it disconnects).
 """

@@ -10,6 +10,8 @@ question in a new turn of their own.
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from loguru import logger
 
@@ -64,6 +66,20 @@ async def test_a_barge_in_is_the_callers_turn_even_before_any_transcription(tmp_
         await m.say("The kitchen light is on.")
 
     said = [Said("kitchen light on", barge_in=True, transcribed=False)]
+    home = await run_call(tmp_path, speech_pcm, said, model, lights_on=False)
+    assert home.guard() == [] and home.lights_on == KITCHEN
+
+
+async def test_a_transcription_that_lags_the_tool_call_still_counts(tmp_path, speech_pcm):
+    async def model(m: Model) -> None:
+        await m.hear()  # Gemini has not reported the transcription yet ...
+        call_id = await m.s.call_tool("set_room", {"room": "kitchen", "on": True})
+        await asyncio.sleep(0.3)
+        await m.s.send_raw(m.s.transcribe("Licht in der Küche an"))  # ... now it does
+        await m.s.tool_response(call_id)
+        await m.say("Done.")
+
+    said = [Said("Licht in der Küche an", voice="de", transcribed=False)]
     home = await run_call(tmp_path, speech_pcm, said, model, lights_on=False)
     assert home.guard() == [] and home.lights_on == KITCHEN
 
