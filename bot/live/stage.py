@@ -443,9 +443,16 @@ class LiveStage(GeminiLiveLLMService):
                 self._log.info(f"tool {t.name} runs on the caller's confirmation")
             return None
         reason = verdict.refusal or Refusal.NO_CALLER_TURN
-        self._log.warning(f"tool call {call_id} ({t.name}) not run: {reason.value}")
+        summary = _summary(args)
+        self._log.warning(f"tool call {call_id} not run: {t.name}({summary}): {reason.value}")
         await self._emit(
-            {"type": "guard", "call_id": call_id, "name": t.name, "refusal": reason.value}
+            {
+                "type": "guard",
+                "call_id": call_id,
+                "name": t.name,
+                "refusal": reason.value,
+                "summary": summary,
+            }
         )
         return t.refusal(explain(reason, t.name, args), reason.value)
 
