@@ -30,9 +30,11 @@ def _need(tool: str) -> str:
     return path
 
 
-def speech_wav(text: str, rate: int = 16000) -> Path:
-    """A WAV of ``text`` spoken by espeak-ng: ``rate`` Hz, mono, 16-bit, 0.3 s silence each side."""
-    key = hashlib.sha256(f"{_CACHE_VERSION}|{rate}|{text}".encode()).hexdigest()[:16]
+def speech_wav(text: str, rate: int = 16000, voice: str = "en-us") -> Path:
+    """A WAV of ``text`` spoken by espeak-ng (``voice``: a language, e.g. ``de``, ``es``,
+    ``fr``): ``rate`` Hz, mono, 16-bit, 0.3 s silence each side."""
+    spoken = text if voice == "en-us" else f"{voice}|{text}"
+    key = hashlib.sha256(f"{_CACHE_VERSION}|{rate}|{spoken}".encode()).hexdigest()[:16]
     out = AUDIO_CACHE / f"speech-{rate}-{key}.wav"
     if out.exists():
         return out
@@ -41,7 +43,7 @@ def speech_wav(text: str, rate: int = 16000) -> Path:
     tmp = out.with_suffix(f".tmp{os.getpid()}.wav")
     try:
         subprocess.run(
-            [_need("espeak-ng"), "-v", "en-us", "-s", "160", "-w", str(raw), text], check=True
+            [_need("espeak-ng"), "-v", voice, "-s", "160", "-w", str(raw), text], check=True
         )
         subprocess.run(
             [_need("sox"), str(raw), "-r", str(rate), "-c", "1", "-b", "16", "-e", "signed-integer",

@@ -22,11 +22,12 @@ def speech() -> Callable[..., Path]:
 
 
 @pytest.fixture(scope="session")
-def speech_pcm() -> Callable[[str], bytes]:
-    """Factory: spoken words (espeak-ng) as 16 kHz mono 16-bit PCM."""
+def speech_pcm() -> Callable[..., bytes]:
+    """Factory: spoken words (espeak-ng; `voice="de"` etc. for other languages) as 16 kHz
+    mono 16-bit PCM."""
 
-    def make(text: str) -> bytes:
-        pcm, rate = read_wav(speech_wav(text, rate=16000))
+    def make(text: str, voice: str = "en-us") -> bytes:
+        pcm, rate = read_wav(speech_wav(text, rate=16000, voice=voice))
         assert rate == 16000
         return pcm
 

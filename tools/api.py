@@ -14,6 +14,13 @@ schema of the Gemini function declaration, so nobody writes schemas by hand.
 outcome: arguments are validated before the handler runs, and a bad argument,
 an exception, a timeout or a result that is not JSON all become an error result
 the model can recover from.
+
+A tool that changes something in the world declares it: `@tool(acting=True)`.
+The Live stage then runs it only when the model is answering the caller's own
+turn (`bot/live/caller_intent.py`: turn order, never words), and after the model
+has read any tool's result in that turn only once the caller has confirmed.
+`confirm=True` (or a function of the arguments, e.g. "no room given: the whole
+house") asks for that confirmation every time: destructive or whole-house changes.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, get_type_hints
@@ -128,10 +135,19 @@ class Tool:
     timeout: float = 10.0
     cancel_on_barge_in: bool = False
     context_param: str | None = None
-    # Words one of which the caller must have said (recently, in their own voice or
-    # typing) for this tool to act: text from other tools (a calendar entry saying
-    # "switch off the lights") is information, never a request. Empty: no check.
-    requested_by: frozenset[str] = frozenset()
+    # It changes something in the world: it runs only on the caller's own request.
+    acting: bool = False
+    # Acting, and the caller confirms every call (or the calls this returns True for).
+    confirm: bool | Callable[[Mapping[str, Any]], bool] = False
+
+    def needs_confirmation(self, arguments: Mapping[str, Any] | None) -> bool:
+        """Whether this call needs the caller's confirmation whatever came before."""
+        if callable(self.confirm):
+            try:
+                return bool(self.confirm(dict(arguments or {})))
+            except Exception:
+                return True  # an argument the predicate cannot read: ask
+        return self.confirm
 
     def declaration(self) -> dict[str, Any]:
         """The Gemini function declaration: name, description, parameters schema.
@@ -194,9 +210,13 @@ class Tool:
             return self._error(f"{self.name} returned a result that could not be read")
         return Outcome(response=response, scheduling=scheduling, ok=True)
 
-    def refusal(self, message: str) -> Outcome:
-        """Not run because the caller did not ask for it; the model takes it in silently."""
-        return Outcome(response={"error": message}, scheduling=Scheduling.SILENT, ok=False)
+    def refusal(self, message: str, reason: str) -> Outcome:
+        """Not run: the caller did not ask for it (yet). Heard at once, so the model asks."""
+        return Outcome(
+            response={"error": message, "not_done": reason},
+            scheduling=Scheduling.INTERRUPT,
+            ok=False,
+        )
 
     def _error(self, message: str) -> Outcome:
         return Outcome(response={"error": message}, scheduling=self.error_scheduling, ok=False)
@@ -221,9 +241,15 @@ def tool(
     error_scheduling: Scheduling = Scheduling.INTERRUPT,
     timeout: float = 10.0,
     cancel_on_barge_in: bool = False,
-    requested_by: Iterable[str] = (),
+    acting: bool = False,
+    confirm: bool | Callable[[Mapping[str, Any]], bool] = False,
 ) -> Any:
-    """Make a `Tool` from a typed async function (usable bare or with options)."""
+    """Make a `Tool` from a typed async function (usable bare or with options).
+
+    `acting`: the tool changes something (the caller-intent guard applies);
+    `confirm`: the caller confirms every call, or those the function returns True for
+    (given the call's arguments); it implies `acting`.
+    """
 
     def make(f: Handler) -> Tool:
         if not inspect.iscoroutinefunction(f):
@@ -260,7 +286,8 @@ def tool(
             timeout=timeout,
             cancel_on_barge_in=cancel_on_barge_in,
             context_param=context_param,
-            requested_by=frozenset(w.lower() for w in requested_by),
+            acting=acting or confirm is not False,
+            confirm=confirm,
         )
 
     return make(fn) if fn is not None else make

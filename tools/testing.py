@@ -60,8 +60,14 @@ async def call_like_the_model(
     args: Mapping[str, Any] | None = None,
     *,
     timeout: float = 30.0,
+    caller_turn: str | None = "(the caller asks for this)",
 ) -> ModelCall:
-    """Run one model tool call through the emulator and the Live stage."""
+    """Run one model tool call through the emulator and the Live stage.
+
+    The call answers a caller turn (`caller_turn`, sent as Gemini's input
+    transcription) as an acting tool needs; `caller_turn=None` calls with none, which
+    an acting tool refuses.
+    """
     if isinstance(tools, Tool):
         registry = ToolRegistry([tools])
     elif isinstance(tools, ToolRegistry):
@@ -73,6 +79,8 @@ async def call_like_the_model(
 
     async def model(s: LiveSession) -> None:
         await ready.wait()
+        if caller_turn:
+            await s.send_raw(s.transcribe(caller_turn))
         call_id = await s.call_tool(name, dict(args or {}))
         outcome["id"] = call_id
         await s.tool_response(call_id, timeout=timeout)

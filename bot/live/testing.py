@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -115,13 +115,17 @@ async def running_stage(
     live: LiveSettings | None = None,
     google_search: bool = False,
     greeting: str | None = None,
+    on_event: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
 ) -> AsyncIterator[StageHarness]:
     """The stage in a running pipeline, its client pointed at `emulator`.
 
-    With `greeting`, the session starts with that instruction as a turn (as a call does).
+    With `greeting`, the session starts with that instruction as a turn (as a call does);
+    `on_event` gets the stage's call events (tool states, transcripts, guard refusals).
     """
     with patched_env(client_env(emulator)):
-        async with _running_stage(emulator, tools, live, google_search, greeting) as harness:
+        async with _running_stage(
+            emulator, tools, live, google_search, greeting, on_event
+        ) as harness:
             yield harness
 
 
@@ -132,6 +136,7 @@ async def _running_stage(
     live: LiveSettings | None,
     google_search: bool,
     greeting: str | None = None,
+    on_event: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
 ) -> AsyncIterator[StageHarness]:
     stage = LiveStage(
         live=live or live_settings(),
@@ -139,6 +144,7 @@ async def _running_stage(
         google_search=google_search,
         inference_on_context_initialization=greeting is not None,
         call_id="test",
+        on_event=on_event,
     )
     recorder = Recorder()
     context = LLMContext()

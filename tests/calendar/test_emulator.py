@@ -23,10 +23,14 @@ async def test_create_then_list_over_the_wire(tmp_path: Path, monkeypatch: pytes
     done = asyncio.Event()
 
     async def script(s: LiveSession) -> None:
+        # The caller asks, turn by turn (calendar writes run only on the caller's own request).
+        await s.send_raw(s.transcribe("book the dentist at three"))
         ids["create"] = await s.call_tool(
             "create_event", {"title": "Dentist", "start": at(15), "duration_minutes": 30}
         )
         await s.tool_response(ids["create"])
+        await s.say("Booked.", seconds=0.3)
+        await s.send_raw(s.transcribe("and the gym at a quarter past three"))
         ids["clash"] = await s.call_tool("create_event", {"title": "Gym", "start": at(15, 15)})
         await s.tool_response(ids["clash"])
         ids["list"] = await s.call_tool("list_events", {"start": at(0), "end": at(0, days=1)})

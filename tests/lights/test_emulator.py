@@ -28,9 +28,15 @@ async def test_set_then_list_on_the_wire(tmp_path: Path, monkeypatch: pytest.Mon
 
     async def model(s: LiveSession) -> None:
         await ready.wait()
-        ids["ok"] = await s.call_tool("set_light", {"name": "kitchen ceiling", "brightness": 60})
+        # The caller asks (lights change only on the caller's own request).
+        await s.send_raw(s.transcribe("kitchen ceiling to sixty percent, and the garage on"))
+        ids["ok"], ids["bad"] = await s.call_tools(
+            [
+                ("set_light", {"name": "kitchen ceiling", "brightness": 60}),
+                ("set_light", {"name": "garage", "on": True}),
+            ]
+        )
         await s.tool_response(ids["ok"])
-        ids["bad"] = await s.call_tool("set_light", {"name": "garage", "on": True})
         await s.tool_response(ids["bad"])
         ids["list"] = await s.call_tool("list_lights", {"room": "kitchen"})
         await s.tool_response(ids["list"])

@@ -24,6 +24,7 @@ async def test_room_persona_voice_lights_room_and_calendar(tmp_path, speech):
     async def script(s: LiveSession) -> None:
         while (await s.next_utterance()).kind != "audio":
             pass
+        await s.send_raw(s.transcribe("book the stand up"))  # Gemini's input transcription
         call_id = await s.call_tool(
             "create_event",
             {"title": "Stand-up", "start": "2027-03-04T09:30", "duration_minutes": 15},

@@ -73,6 +73,21 @@ async def test_call_like_the_model_returns_what_the_model_received():
     assert bad.scheduling == "INTERRUPT"
 
 
+async def test_call_like_the_model_answers_a_caller_turn_as_an_acting_tool_needs():
+    switched: list[bool] = []
+
+    @tool(acting=True)
+    async def switch(on: bool) -> dict:
+        """Switch the thing."""
+        switched.append(on)
+        return {"on": on}
+
+    call = await call_like_the_model(switch, "switch", {"on": True})
+    assert call.ok and switched == [True]
+    unasked = await call_like_the_model(switch, "switch", {"on": False}, caller_turn=None)
+    assert unasked.response["not_done"] == "no_caller_turn" and switched == [True]
+
+
 def _clean_env() -> dict[str, str]:
     import os
 

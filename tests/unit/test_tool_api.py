@@ -147,3 +147,46 @@ async def test_progress_only_from_non_blocking_tools():
     assert "ctx" not in job.declaration().get("parameters", {}).get("properties", {})
     refused = await quick.invoke({}, "c2", collect)
     assert "only NON_BLOCKING" in refused.response["error"]
+
+
+def test_a_tool_declares_itself_acting_and_when_it_needs_confirmation():
+    @tool
+    async def look() -> dict:
+        """Read something."""
+        return {}
+
+    @tool(acting=True)
+    async def switch(on: bool) -> dict:
+        """Change something."""
+        return {"on": on}
+
+    @tool(confirm=True)
+    async def wipe() -> dict:
+        """Delete everything."""
+        return {}
+
+    @tool(confirm=lambda args: not args.get("room"))
+    async def scene(room: str | None = None) -> dict:
+        """A scene in one room, or the whole house."""
+        return {}
+
+    assert not look.acting and not look.needs_confirmation({})
+    assert switch.acting and not switch.needs_confirmation({"on": False})
+    assert wipe.acting and wipe.needs_confirmation({})  # confirm implies acting
+    assert scene.acting
+    assert scene.needs_confirmation({}) and scene.needs_confirmation({"room": None})
+    assert not scene.needs_confirmation({"room": "kitchen"})
+    assert scene.needs_confirmation(None)
+    # Neither is part of what the model reads.
+    assert set(switch.declaration()) == {"name", "description", "parameters"}
+
+
+async def test_a_refusal_is_one_error_outcome_the_model_hears_at_once():
+    @tool(acting=True, scheduling=Scheduling.SILENT, error_scheduling=Scheduling.WHEN_IDLE)
+    async def switch(on: bool) -> dict:
+        """Change something."""
+        return {"on": on}
+
+    out = switch.refusal("Not done: ask the caller.", "no_caller_turn")
+    assert not out.ok and out.scheduling is Scheduling.INTERRUPT
+    assert out.response == {"error": "Not done: ask the caller.", "not_done": "no_caller_turn"}

@@ -8,7 +8,10 @@ the conversation moves on as if it had been.
 
 Event titles, locations and descriptions are data from the calendar (anyone
 who sends an invitation can write them): they are returned in labelled fields
-and the tool descriptions tell the model never to follow them.
+and the tool descriptions tell the model never to follow them. The writes are
+declared `acting` (the Live stage runs them only on the caller's own request, and
+after the model has read calendar text only once the caller confirmed);
+cancel_event needs that confirmation always.
 """
 
 from __future__ import annotations
@@ -159,7 +162,7 @@ def calendar_tools(
             "more": max(0, len(events) - MAX_EVENTS),
         }
 
-    @tool(timeout=TIMEOUT)
+    @tool(timeout=TIMEOUT, acting=True)
     @_calendar_errors
     async def create_event(
         title: Annotated[str, Field(min_length=1, max_length=200, description="Short title")],
@@ -193,7 +196,7 @@ def calendar_tools(
             await backend.add(event)
         return Result({"created": describe(event)})
 
-    @tool(timeout=TIMEOUT)
+    @tool(timeout=TIMEOUT, acting=True)
     @_calendar_errors
     async def move_event(
         event_id: EventId,
@@ -216,7 +219,7 @@ def calendar_tools(
             await backend.update(moved)
         return Result({"moved": describe(moved), "was": when(event.start, event.end, tz)})
 
-    @tool(timeout=TIMEOUT)
+    @tool(timeout=TIMEOUT, acting=True, confirm=True)
     @_calendar_errors
     async def cancel_event(event_id: EventId) -> dict:
         """Delete an event from the calendar. Confirm with the caller first."""

@@ -136,22 +136,9 @@ def check_group(lights: list[Light], change: Change) -> None:
         raise ToolError(f"color_temp_kelvin {k} is out of range: these lights take {lo} to {hi} K")
 
 
-# A lights change needs the caller to have asked for one in their own words: these
-# (substrings) in what they said recently. "on"/"off" alone are too common ("what's
-# on my calendar"). It stops a calendar entry or a device name that reads like an
-# instruction from switching the house off.
-REQUEST_WORDS = (
-    "light",
-    "lamp",
-    "bright",
-    "dim",
-    "dark",
-    "scene",
-    "glow",
-    "warmer",
-    "cooler",
-    "bulb",
-)
+def _whole_house(arguments: dict[str, Any]) -> bool:
+    """A scene without a room is set in every room."""
+    return not arguments.get("room")
 
 
 def light_tools(backend: LightsBackend, limiter: TokenBucket) -> list[Tool]:
@@ -208,13 +195,16 @@ def light_tools(backend: LightsBackend, limiter: TokenBucket) -> list[Tool]:
         return normalise(change)
 
     # Changes: the light itself is the answer (SILENT); a failure must be heard
-    # (INTERRUPT); only when the caller asked for a lights change themselves.
-    light_change = tool(
-        behavior=Behavior.NON_BLOCKING,
-        scheduling=Scheduling.SILENT,
-        error_scheduling=Scheduling.INTERRUPT,
-        requested_by=REQUEST_WORDS,
-    )
+    # (INTERRUPT); they act, so they run only on the caller's own request, and a
+    # whole-house change only once the caller has confirmed it.
+    def light_change(*, confirm: Any = False) -> Any:
+        return tool(
+            behavior=Behavior.NON_BLOCKING,
+            scheduling=Scheduling.SILENT,
+            error_scheduling=Scheduling.INTERRUPT,
+            acting=True,
+            confirm=confirm,
+        )
 
     @tool(behavior=Behavior.NON_BLOCKING, scheduling=Scheduling.WHEN_IDLE)
     async def list_lights(room: Room | None = None) -> dict:
@@ -223,7 +213,7 @@ def light_tools(backend: LightsBackend, limiter: TokenBucket) -> list[Tool]:
         lights = await in_room(room) if room else await all_lights()
         return {"lights": [brief(light, with_range=True) for light in lights]}
 
-    @light_change
+    @light_change()
     async def set_light(
         name: Annotated[str, Field(description="The light's name, as list_lights gives it")],
         on: On = None,
@@ -240,7 +230,7 @@ def light_tools(backend: LightsBackend, limiter: TokenBucket) -> list[Tool]:
         check(light, change)
         return await apply([light], change)
 
-    @light_change
+    @light_change()
     async def set_room(
         room: Room,
         on: On = None,
@@ -254,7 +244,7 @@ def light_tools(backend: LightsBackend, limiter: TokenBucket) -> list[Tool]:
         check_group(lights, change)
         return await apply(lights, change)
 
-    @light_change
+    @light_change(confirm=True)
     async def set_all(
         on: On = None,
         brightness: Brightness = None,
@@ -267,7 +257,7 @@ def light_tools(backend: LightsBackend, limiter: TokenBucket) -> list[Tool]:
         check_group(lights, change)
         return await apply(lights, change)
 
-    @light_change
+    @light_change(confirm=_whole_house)
     async def set_scene(
         scene: Annotated[
             SceneName,
