@@ -4,7 +4,8 @@ Any RTVI client can follow a call: besides Pipecat's standard events, the page
 gets `{"type": ...}` messages — `session` (mode and room), `tool` (each call's
 state and scheduling, from the Live stage), `transcript`, `notice`, `lights`
 (the room's lights as they really are, on every change) and `calendar` (the
-next events, at start and after each calendar tool call).
+next events, at start and after each calendar tool call). Every message is held
+to the data channel's size limit on the way out (`bot.pagemessage.fit`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from loguru import logger
+
+from bot.pagemessage import encoded_size, fit
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 PAGE_EVENTS = {"tool", "transcript", "notice"}
@@ -69,6 +72,13 @@ class CallFeed:
             task.cancel()
 
     async def send(self, data: dict[str, Any]) -> None:
+        fitted = fit(data)
+        if fitted is not data:
+            logger.info(
+                f"page message {data.get('type')!r} cut to fit the data channel: "
+                f"{encoded_size(data)} -> {encoded_size(fitted)} bytes"
+            )
+            data = fitted
         if not self.ready:
             if data.get("type") in ("tool", "transcript", "notice") and len(self._early) < 100:
                 self._early.append(data)
