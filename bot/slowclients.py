@@ -55,6 +55,10 @@ class DeadlineH11Protocol(H11Protocol):
             self._arm()
             self._disarm_when_received()
 
+    def handle_websocket_upgrade(self, event: h11.Request) -> None:
+        self._disarm()  # the connection is the WebSocket protocol's from here on
+        super().handle_websocket_upgrade(event)
+
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         super().connection_lost(exc)
