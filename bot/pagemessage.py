@@ -9,6 +9,10 @@ encodes it (`json.dumps`, ASCII with escapes, inside RTVI's envelope): the longe
 strings are cut to the same length, marked with `CUT`, then, if that is not enough,
 lists are shortened; the message then says `"truncated": true`. The page shows what
 it gets; nothing needs reassembling.
+
+Two places apply it: the call's feed (`bot.feed`, our own messages: the marker lands
+in their `data`) and, for everything else Pipecat sends on the data channel (its
+standard RTVI events carry transcripts too), `bound_page_messages` on the connection.
 """
 
 from __future__ import annotations
@@ -16,6 +20,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from typing import Any
+
+from loguru import logger
+from pipecat.transports.smallwebrtc.connection import SmallWebRTCConnection
 
 MAX_PAGE_MESSAGE_BYTES = 64 * 1024  # RFC 8841's default max-message-size
 # RTVI's envelope around the data: {"label": "rtvi-ai", "type": "server-message", "id": …}
@@ -48,6 +55,25 @@ def fit(
     if items is not None:
         return _shrink(data, MIN_CHARS, items, marked=True)
     return {"type": data.get("type"), "truncated": True}
+
+
+def bound_page_messages(connection: SmallWebRTCConnection) -> None:
+    """Every message this connection sends on its data channel is `fit` first (it stays
+    the same connection object through renegotiations and ICE restarts)."""
+    send = connection.send_app_message
+
+    def send_fitted(message: Any) -> None:
+        if isinstance(message, dict):
+            fitted = fit(message, MAX_PAGE_MESSAGE_BYTES)
+            if fitted is not message:
+                logger.info(
+                    f"data channel message {message.get('type')!r} cut to fit: "
+                    f"{encoded_size(message)} -> {encoded_size(fitted)} bytes"
+                )
+            message = fitted
+        send(message)
+
+    connection.send_app_message = send_fitted  # type: ignore[method-assign]
 
 
 def _shrink(value: Any, chars: int, items: int | None, *, marked: bool = False) -> Any:

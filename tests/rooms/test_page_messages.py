@@ -72,9 +72,16 @@ async def test_huge_calendar_and_transcript_messages_still_reach_the_page(tmp_pa
         transcript = await caller.wait_for_message(
             lambda m: page("transcript")(m) and m["data"].get("role") == "user", timeout=20
         )
+        # Pipecat's own RTVI event for the same words (not from the feed) fits too.
+        pipecat_event = await caller.wait_for_message(
+            lambda m: m.get("type") == "user-transcription", timeout=10
+        )
+        everything = list(caller.data_messages)
     sizes = {
         "calendar": len(json.dumps(calendar)),
         "transcript": len(json.dumps(transcript)),
+        "user-transcription": len(json.dumps(pipecat_event)),
+        "largest of all": max(len(json.dumps(m)) for m in everything),
     }
     events = calendar["data"]["events"]
     record(
@@ -84,11 +91,13 @@ async def test_huge_calendar_and_transcript_messages_still_reach_the_page(tmp_pa
         calendar_events=len(events),
         title_chars=[len(e["title"]) for e in events],
         transcript_chars=len(transcript["data"]["text"]),
+        messages=len(everything),
     )
     assert all(size <= MAX_PAGE_MESSAGE_BYTES for size in sizes.values()), sizes
     assert calendar["data"]["truncated"] is True and len(events) == 5
     assert all(e["title"].startswith("event ") and e["title"].endswith(CUT) for e in events)
     assert transcript["data"]["truncated"] is True
+    assert pipecat_event["truncated"] is True and pipecat_event["data"]["text"].endswith(CUT)
     assert transcript["data"]["text"].startswith("words words") and said.startswith(
         transcript["data"]["text"].removesuffix(CUT)
     )
