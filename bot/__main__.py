@@ -14,8 +14,10 @@ from loguru import logger
 
 from bot.links import TokenError, parse_duration, room_url, token_of, verify
 from bot.logs import setup_logging
+from bot.opsport import OPS_HOST, ops_socket
 from bot.rooms import RoomError, RoomStore
 from bot.settings import Settings, SettingsError, feature_warnings, load_settings
+from bot.slowclients import UVICORN_LIMITS
 from tools.api import Behavior
 from tools.files import DataFileError
 from tools.toolset import Toolset, ToolSettingsError, load_toolsets, registry_of
@@ -81,15 +83,33 @@ async def serve(settings: Settings, toolsets: list[Toolset]) -> None:
             access_log=False,
             proxy_headers=True,
             forwarded_allow_ips=settings.trusted_proxies,
+            **UVICORN_LIMITS,
         )
         server = DrainingServer(config, app.state.drain, settings.shutdown_grace_seconds)
-        banner = [
-            "",
-            "livebot is running.",
-            "  Call the bot: open "
-            + room_url(settings.base_url, secret, lobby.name, 86400, lobby.generation),
-            "  (a link to the lobby room, valid 24 h; `./livebot room create NAME` makes more)",
-        ]
+        sockets = None
+        if settings.ops_port is not None:  # one server, a second (loopback) socket
+            sockets = [config.bind_socket(), ops_socket(settings.ops_port)]
+        banner = ["", "livebot is running."]
+        if settings.production:
+            # Logs are kept and shipped: no live link in them. `room create` prints one.
+            banner += [
+                f"  Callers open room links ({settings.base_url}/r/NAME?t=...): make one with",
+                "  `python -m bot room create NAME --expires 24h`.",
+            ]
+        else:
+            banner += [
+                "  Call the bot: open "
+                + room_url(settings.base_url, secret, lobby.name, 86400, lobby.generation),
+                "  (a link to the lobby room, valid 24 h; `./livebot room create NAME` makes more)",
+            ]
+        if settings.ops_port is not None:
+            banner.append(
+                f"  Ops (metrics, /openapi.json): http://{OPS_HOST}:{settings.ops_port}/metrics"
+            )
+        elif settings.production:
+            banner.append(
+                "  Ops endpoints (metrics, /openapi.json): off; set OPS_PORT to serve them"
+            )
         if echo:
             banner += [
                 "  OFFLINE ECHO TEST: no GOOGLE_API_KEY is set, so the bot talks to its built-in",
@@ -109,7 +129,7 @@ async def serve(settings: Settings, toolsets: list[Toolset]) -> None:
                 await asyncio.sleep(0.05)
             print("\n".join(banner), flush=True)
 
-        await asyncio.gather(server.serve(), announce())
+        await asyncio.gather(server.serve(sockets), announce())
 
 
 def print_tools(settings: Settings, toolsets: list[Toolset], *, as_json: bool) -> None:

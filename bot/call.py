@@ -30,6 +30,7 @@ from bot.live.stage import LiveStage
 from bot.media import install_barge_in_flush, install_call_media
 from bot.media.output import output_track
 from bot.metrics import Metrics
+from bot.pagemessage import bound_page_messages
 from bot.rooms import Room
 from bot.settings import LiveSettings
 from bot.watchdog import DEFAULT_CALLER_GONE_SECONDS, CallerWatchdog
@@ -76,6 +77,7 @@ def build_call(
 ) -> Call:
     """Assemble the pipeline for one caller's peer connection."""
     install_call_media(connection)  # bot/media: our fixes to aiortc's media path
+    bound_page_messages(connection)  # nothing on the data channel exceeds its limit
     transport = SmallWebRTCTransport(
         webrtc_connection=connection,
         params=TransportParams(

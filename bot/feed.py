@@ -4,19 +4,13 @@ Any RTVI client can follow a call: besides Pipecat's standard events, the page
 gets `{"type": ...}` messages — `session` (mode and room), `tool` (each call's
 state and scheduling, from the Live stage), `transcript`, `notice`, `lights`
 (the room's lights as they really are, on every change) and `calendar` (the
-next events, at start and after each calendar tool call).
-
-Every message fits the data channel: a peer that states no `max-message-size`
-takes 64 KiB (RFC 8841), and aiortc refuses anything larger. The calendar
-message carries at most `UPCOMING_COUNT` events whose texts the calendar backend
-has already bounded; a message that would still be too large is dropped and
-logged rather than sent to fail.
+next events, at start and after each calendar tool call). Every message is held
+to the data channel's size limit on the way out (`bot.pagemessage.fit`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,12 +18,13 @@ from zoneinfo import ZoneInfo
 
 from loguru import logger
 
+from bot.pagemessage import encoded_size, fit
+
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 PAGE_EVENTS = {"tool", "transcript", "notice"}
 CALENDAR_TOOLS = {"create_event", "move_event", "cancel_event"}
 UPCOMING_DAYS = 7
 UPCOMING_COUNT = 5
-MAX_PAGE_MESSAGE = 60_000  # bytes of JSON: under 64 KiB with the RTVI envelope around it
 
 
 class CallFeed:
@@ -77,13 +72,16 @@ class CallFeed:
             task.cancel()
 
     async def send(self, data: dict[str, Any]) -> None:
+        fitted = fit(data)
+        if fitted is not data:
+            logger.info(
+                f"page message {data.get('type')!r} cut to fit the data channel: "
+                f"{encoded_size(data)} -> {encoded_size(fitted)} bytes"
+            )
+            data = fitted
         if not self.ready:
             if data.get("type") in ("tool", "transcript", "notice") and len(self._early) < 100:
                 self._early.append(data)
-            return
-        size = len(json.dumps(data, ensure_ascii=False, default=str).encode())
-        if size > MAX_PAGE_MESSAGE:
-            logger.warning(f"page message {data.get('type')!r} of {size} bytes not sent: too big")
             return
         try:
             await self._send(data)

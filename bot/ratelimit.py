@@ -1,9 +1,31 @@
-"""Per-client token buckets: a few quick retries are fine, a flood is refused."""
+"""Per-client token buckets: a few quick retries are fine, a flood is refused.
+
+A client is an IPv4 address, or an IPv6 /64: one IPv6 host is handed a whole /64
+(a home router's LAN, a VPS), so counting full IPv6 addresses would give one
+attacker 2^64 fresh buckets (`client_network`).
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from dataclasses import dataclass, field
+
+IPV6_CLIENT_PREFIX = 64
+
+
+def client_network(host: str) -> str:
+    """The rate-limit key of a client address: IPv4 as is, IPv6 its /64 (an
+    IPv4-mapped IPv6 address counts as its IPv4 address); anything else unchanged."""
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/{IPV6_CLIENT_PREFIX}", strict=False))
+    return str(address)
 
 
 @dataclass

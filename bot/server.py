@@ -35,10 +35,12 @@ from pydantic import BaseModel, Field
 
 from bot import links
 from bot.admission import Admission
+from bot.bodylimit import BodyLimit
 from bot.call import Call, CallOptions, build_call, run_call
 from bot.metrics import Metrics
+from bot.opsport import OpsOnly
 from bot.pages import message_page
-from bot.ratelimit import RateLimiter
+from bot.ratelimit import RateLimiter, client_network
 from bot.rooms import DEFAULT_ROOM, Room, RoomStore
 from bot.sdp import OfferError, check_offer
 from bot.settings import Settings
@@ -236,7 +238,12 @@ def create_app(
 
     # No /docs: its page would load scripts from a CDN; /openapi.json describes the API.
     app = FastAPI(
-        title="livebot", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None
+        title="livebot",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        responses={413: {"model": Problem, "description": "Request body too large"}},
     )
     app.state.calls = calls
     app.state.metrics = metrics
@@ -263,6 +270,10 @@ def create_app(
         await calls.stop_all()
 
     app.state.drain = drain
+    # Bodies bounded before any route reads them; production's ops endpoints only on
+    # the loopback ops listener (both inside security_headers, so their answers get them).
+    app.add_middleware(BodyLimit)
+    app.add_middleware(OpsOnly, ops_port=settings.ops_port, public_ops=not settings.production)
     if WEB_DIST.is_dir():
         app.mount("/static", StaticFiles(directory=WEB_DIST), name="static")
 
@@ -315,7 +326,7 @@ def create_app(
             raise ApiError("busy", message, {"Retry-After": str(retry_after)})
 
     def rate_limit(request: Request) -> None:
-        wait = limiter.take(client_key(request))
+        wait = limiter.take(client_network(client_key(request)))  # an IPv6 /64 is one client
         if wait:
             raise ApiError(
                 "rate_limited",

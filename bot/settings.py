@@ -109,6 +109,7 @@ class Settings:
     live: LiveSettings
     host: str = "127.0.0.1"
     port: int = 7860
+    ops_port: int | None = None
     public_url: str | None = None
     data_dir: Path = Path("data")
     log_level: str = "INFO"
@@ -255,6 +256,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         r.problems.append(f"LOG_LEVEL={log_level!r}: set it to DEBUG, INFO, WARNING or ERROR.")
         log_level = "INFO"
 
+    ops_port = r.int("OPS_PORT", None, lo=1, hi=65535)
+    if ops_port is not None and ops_port == port:
+        r.problems.append(
+            f"OPS_PORT={ops_port} is the same as PORT: the ops listener (metrics, API "
+            "description) needs its own port, e.g. 9860."
+        )
+        ops_port = None
+
     mode = (r.str("LIVEBOT_MODE", "development") or "development").lower()
     if mode not in ("development", "production"):
         r.problems.append(f"LIVEBOT_MODE={mode!r}: set it to development or production.")
@@ -293,6 +302,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         live=live,
         host=r.str("HOST", "127.0.0.1") or "127.0.0.1",
         port=port,
+        ops_port=ops_port,
         public_url=r.str("PUBLIC_URL"),
         data_dir=Path(r.str("LIVEBOT_DATA_DIR", "data") or "data"),
         log_level=log_level,

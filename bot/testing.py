@@ -25,6 +25,7 @@ from bot.live.emulator.testing import client_env
 from bot.rooms import Room, RoomStore
 from bot.server import CallRegistry, create_app
 from bot.settings import LiveSettings, Settings
+from bot.slowclients import UVICORN_LIMITS
 from tools.toolset import Toolset
 
 TEST_SECRET = "test-secret-" + "x" * 32
@@ -86,7 +87,14 @@ async def running_bot(
     )
     with patched_env(client_env(emulator)):
         server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+            uvicorn.Config(
+                app,
+                host="127.0.0.1",
+                port=port,
+                log_config=None,
+                access_log=False,
+                **UVICORN_LIMITS,
+            )
         )
         task = asyncio.create_task(server.serve())
         async with asyncio.timeout(10):

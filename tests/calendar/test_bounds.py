@@ -14,7 +14,8 @@ from typing import Any
 import icalendar
 import pytest
 
-from bot.feed import MAX_PAGE_MESSAGE, CallFeed
+from bot.feed import CallFeed
+from bot.pagemessage import MAX_PAGE_MESSAGE_BYTES, encoded_size
 from tests.calendar.helpers import PARIS, at, call, day
 from tools.calendar import toolset
 from tools.calendar.backend import MAX_TITLE, Event, to_calendar
@@ -101,9 +102,10 @@ async def test_the_pages_calendar_message_stays_small(tmp_path: Path):
         f"{len(message['events'])} events"
     )
     assert size < 8_000 and len(message["events"]) == 5
-    # Whatever else grows too big is dropped and logged, never sent to fail.
-    await feed.send({"type": "notice", "text": "y" * (MAX_PAGE_MESSAGE + 1)})
-    assert sent[-1] is message
+    # Whatever else grows too big is cut to fit the data channel, never sent to fail.
+    await feed.send({"type": "notice", "text": "y" * (MAX_PAGE_MESSAGE_BYTES + 1)})
+    assert sent[-1]["type"] == "notice" and sent[-1].get("truncated") is True
+    assert encoded_size(sent[-1]) <= MAX_PAGE_MESSAGE_BYTES
     feed.close()
 
 

@@ -28,6 +28,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import CHECKS, load_all_checks
 
+from bot.bodylimit import MAX_BODY_BYTES
 from bot.caller import Caller
 from bot.live.emulator.testing import running_emulator
 from bot.settings import LiveSettings
@@ -94,7 +95,13 @@ def fuzz(base_url: str, ticket: str, examples: int) -> dict[str, Any]:
                 response = client.request(**kwargs)
                 statuses[f"{response.status_code}"] += 1
                 per_operation[operation.label] += 1
+                # Too big to read (an over-long SDP, JSON-escaped): 413, which schemathesis'
+                # negative-data check does not list among the refusals it expects.
+                too_big = len(response.request.content) > MAX_BODY_BYTES
                 for check in checks:
+                    if too_big and check.__name__ == "negative_data_rejection":
+                        assert response.status_code == 413, response.text[:200]
+                        continue
                     try:
                         case.validate_response(response, checks=[check])
                     except BaseException as e:  # schemathesis raises failure groups

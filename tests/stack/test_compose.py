@@ -40,6 +40,7 @@ def test_the_stack_renders_with_the_documented_settings():
     bot = services["bot"]["environment"]
     assert bot["LIVEBOT_MODE"] == "production" and bot["HOST"] == "127.0.0.1"
     assert bot["PUBLIC_URL"] == "https://livebot.example.org"
+    assert bot["OPS_PORT"] == "9860" and bot["OPS_PORT"] != bot["PORT"]  # loopback ops only
     assert bot["TURN_URLS"].split(",") == [
         "turn:livebot.example.org:3478?transport=udp",
         "turn:livebot.example.org:3478?transport=tcp",
@@ -75,6 +76,7 @@ def test_two_instances_share_data_and_secret_on_their_own_ports():
     )
     one, two = c["services"]["bot"], c["services"]["bot-2"]
     assert (one["environment"]["PORT"], two["environment"]["PORT"]) == ("7860", "7861")
+    assert (one["environment"]["OPS_PORT"], two["environment"]["OPS_PORT"]) == ("9860", "9861")
     assert one["environment"]["LIVEBOT_SECRET"] == two["environment"]["LIVEBOT_SECRET"]
     assert one["volumes"] == two["volumes"]
     assert c["services"]["caddy"]["environment"]["BOT_UPSTREAMS"].split() == [
@@ -197,7 +199,7 @@ def test_coturn_accepts_the_generated_config(tmp_path):
     assert "CONFIG ERROR" not in out and "Bad configuration" not in out, out
 
 
-def test_caddyfile_proxies_to_the_bots_with_health_checks_and_hides_metrics():
+def test_caddyfile_proxies_to_the_bots_with_health_checks_limits_and_hides_ops():
     require(shutil.which("caddy"), "caddy")
     caddy = rendered({**ENV, "BOT_UPSTREAMS": "127.0.0.1:7860 127.0.0.1:7861"})["services"]
     env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
@@ -218,7 +220,12 @@ def test_caddyfile_proxies_to_the_bots_with_health_checks_and_hides_metrics():
     text = json.dumps(site)
     assert '"upstreams": [{"dial": "127.0.0.1:7860"}, {"dial": "127.0.0.1:7861"}]' in text
     assert '"uri": "/readyz"' in text and '"policy": "cookie"' in text
-    assert '"path": ["/metrics"]' in text
+    assert '"path": ["/metrics", "/openapi.json"]' in text
+    assert '"handler": "request_body", "max_size": 131072' in text
+    assert '"status_code": 413' in text and "int({http.request.header.Content-Length})" in text
+    # Slow clients: head and whole request within 10 s, idle keep-alive 2 min (nanoseconds).
+    assert server["read_header_timeout"] == server["read_timeout"] == 10 * 10**9
+    assert server["idle_timeout"] == 120 * 10**9
     assert "tls" not in config["apps"]  # acme: Caddy's automatic certificates
 
 

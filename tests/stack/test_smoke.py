@@ -94,7 +94,7 @@ def spki_hash(pem: Path) -> str:
 
 async def test_a_caller_talks_through_caddy_and_coturn_then_sigterm_drains(tmp_path, speech):
     require_services()
-    https_port, http_port, turn_port, bot_port = (free_port() for _ in range(4))
+    https_port, http_port, turn_port, bot_port, ops_port = (free_port() for _ in range(5))
     relay_min = 49160 + (os.getpid() % 500) * 20  # a private range per test run
     env = {
         # The operator's .env: what README "Deploy" asks for, plus the test's ports.
@@ -105,6 +105,7 @@ async def test_a_caller_talks_through_caddy_and_coturn_then_sigterm_drains(tmp_p
         "GOOGLE_API_KEY": FAKE_KEY,
         "TOOLS": "",
         "PORT": str(bot_port),
+        "OPS_PORT": str(ops_port),  # 9860 in production
         "PUBLIC_URL": f"https://localhost:{https_port}",  # 443 in production
         "TURN_PORT": str(turn_port),  # 3478 in production
         "TURN_URLS": f"turn:127.0.0.1:{turn_port}?transport=udp",
@@ -171,7 +172,9 @@ async def test_a_caller_talks_through_caddy_and_coturn_then_sigterm_drains(tmp_p
                 await wait_until(
                     lambda: status_is(plain, f"{direct}/readyz", 200), "the bot", 60, everyone
                 )
-                metrics = await plain.get(f"{direct}/metrics")
+                # Production: the ops endpoints only on the loopback ops port, not on PORT.
+                assert (await plain.get(f"{direct}/metrics")).status_code == 404
+                metrics = await plain.get(f"http://127.0.0.1:{ops_port}/metrics")
                 assert metrics.status_code == 200 and "# TYPE" in metrics.text
                 await wait_until(root_ca.exists, "caddy's internal CA", 30, everyone)
 

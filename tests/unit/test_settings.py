@@ -81,3 +81,12 @@ def test_env_example_documents_every_setting_and_loads_as_is():
     assert not missing, f".env.example does not document: {missing}"
     settings = load_settings({k: v or "" for k, v in example.items()})
     assert settings.live.offline  # the example holds no key
+
+
+def test_ops_port_is_checked_and_off_by_default():
+    assert load_settings({}).ops_port is None
+    assert load_settings({"OPS_PORT": "9860"}).ops_port == 9860
+    for bad, fix in (("7860", "the same as PORT"), ("0", "1..65535"), ("metrics", "1..65535")):
+        with pytest.raises(SettingsError) as err:
+            load_settings({"OPS_PORT": bad})
+        assert "OPS_PORT" in str(err.value) and fix in str(err.value), str(err.value)
