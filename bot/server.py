@@ -43,6 +43,7 @@ from bot.rooms import DEFAULT_ROOM, Room, RoomStore
 from bot.sdp import OfferError, check_offer
 from bot.settings import Settings
 from bot.turn import turn_credentials
+from bot.used_tickets import UsedTickets
 from tools.toolset import Toolset, registry_of
 
 MAX_SDP_BYTES = 64 * 1024  # a browser's audio offer is ~3-6 KB
@@ -200,6 +201,7 @@ def create_app(
     handler = SmallWebRTCRequestHandler()
     calls = CallRegistry()
     tickets: dict[str, str] = {}  # ticket nonce -> the pc_id it is bound to
+    used_tickets = UsedTickets(settings.data_dir / "tickets-used.json")  # across processes
     limiter = RateLimiter(per_minute=settings.join_rate_per_minute, burst=settings.join_burst)
     metrics = Metrics()
     admission = Admission(max_calls=settings.max_calls)
@@ -469,7 +471,10 @@ def create_app(
         if new_call:
             accepting()  # no await between these checks and the count below
             check_capacity(room)
+            if not used_tickets.claim(claims.nonce, claims.expires_at):  # by any instance
+                raise ApiError("used", "This call ticket was already used: join again.")
             starting[room.name] += 1
+        answer = None
 
         async def on_connection(connection: SmallWebRTCConnection) -> None:
             tickets[claims.nonce] = connection.pc_id
@@ -497,6 +502,8 @@ def create_app(
         finally:
             if new_call:
                 starting[room.name] -= 1
+                if answer is None:  # no call was made: the ticket may try again
+                    used_tickets.release(claims.nonce)
         if answer is None:
             raise ApiError("bad_offer", "the SDP offer produced no answer")
         return Answer(sdp=answer["sdp"], type="answer", pc_id=answer["pc_id"])
