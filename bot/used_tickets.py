@@ -27,7 +27,16 @@ class UsedTickets:
         self.path = path
 
     def claim(self, nonce: str, expires_at: int) -> bool:
-        """True if this ticket had not been used by any process (and now is)."""
+        """True if this ticket had not been used by any process (and now is). If the file
+        cannot be used (a read-only data directory), that is logged and only this process's
+        own binding keeps the ticket single-use."""
+        try:
+            return self._claim(nonce, expires_at)
+        except DataFileError as e:
+            logger.error(f"used tickets: {e}; single-use is per process only")
+            return True
+
+    def _claim(self, nonce: str, expires_at: int) -> bool:
         with locked(self.path):
             used = self._read()
             now = time.time()
@@ -43,6 +52,12 @@ class UsedTickets:
 
     def release(self, nonce: str) -> None:
         """Give a claimed ticket back (its offer failed before it made a call)."""
+        try:
+            self._release(nonce)
+        except DataFileError as e:
+            logger.error(f"used tickets: {e}")
+
+    def _release(self, nonce: str) -> None:
         with locked(self.path):
             used = self._read()
             if used.pop(nonce, None) is not None:

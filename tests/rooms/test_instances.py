@@ -88,3 +88,31 @@ async def test_a_failed_offer_gives_the_ticket_back(tmp_path, monkeypatch):
     assert failed.status_code == 400 and "ICE gathering failed" in failed.json()["detail"]
     assert retried.status_code == 200
     assert (again.status_code, again.json()["reason"]) == (403, "used")
+
+
+async def test_max_callers_holds_across_two_instances(tmp_path):
+    from bot.caller import Caller, CallerError
+    from bot.rooms import Room
+
+    data = tmp_path / "data"
+    async with (
+        running_emulator(tmp_path) as emu,
+        running_bot(emu, data) as one,
+        running_bot(emu, data) as two,
+    ):
+        one.rooms.put(Room(name="booth", max_callers=1))
+        async with Caller(one.link("booth")) as first:
+            await first.connect(timeout=15)
+            with pytest.raises(CallerError) as err:
+                async with Caller(two.link("booth")) as second:  # the other instance
+                    await second.connect(timeout=15)
+            refused = err.value.status
+        async with asyncio.timeout(10):
+            while one.calls.in_room("booth"):
+                await asyncio.sleep(0.05)
+        async with Caller(two.link("booth")) as third:  # the place is free again
+            await third.connect(timeout=15)
+            later = len(two.calls.calls)
+    print(f"max_callers=1 over two instances: second caller {refused}, after hang-up {later} call")
+    assert refused == 409 and "full" in str(err.value)
+    assert later == 1
