@@ -41,10 +41,12 @@ from bot.metrics import Metrics
 from bot.opsport import OpsOnly
 from bot.pages import message_page
 from bot.ratelimit import RateLimiter, client_network
+from bot.room_slots import RoomSlots, Slot
 from bot.rooms import DEFAULT_ROOM, Room, RoomStore
 from bot.sdp import OfferError, check_offer
 from bot.settings import Settings
 from bot.turn import turn_credentials
+from bot.used_tickets import UsedTickets
 from tools.toolset import Toolset, registry_of
 
 MAX_SDP_BYTES = 64 * 1024  # a browser's audio offer is ~3-6 KB
@@ -202,6 +204,8 @@ def create_app(
     handler = SmallWebRTCRequestHandler()
     calls = CallRegistry()
     tickets: dict[str, str] = {}  # ticket nonce -> the pc_id it is bound to
+    used_tickets = UsedTickets(settings.data_dir / "tickets-used.json")  # across processes
+    slots = RoomSlots(settings.data_dir / "room-slots")  # room places, across processes
     limiter = RateLimiter(per_minute=settings.join_rate_per_minute, burst=settings.join_burst)
     metrics = Metrics()
     admission = Admission(max_calls=settings.max_calls)
@@ -340,13 +344,17 @@ def create_app(
         except links.TokenError as e:
             raise ApiError(e.reason, str(e)) from e
 
+    def room_full(room: Room) -> ApiError:
+        return ApiError(
+            "full",
+            f"The room '{room.display_title}' is full ({room.max_callers} callers): "
+            "try again in a few minutes.",
+        )
+
     def check_capacity(room: Room) -> None:
-        if calls.in_room(room.name) + starting[room.name] >= room.max_callers:
-            raise ApiError(
-                "full",
-                f"The room '{room.display_title}' is full ({room.max_callers} callers): "
-                "try again in a few minutes.",
-            )
+        here = calls.in_room(room.name) + starting[room.name]
+        if here >= room.max_callers or not slots.free(room.name, room.max_callers):
+            raise room_full(room)
 
     def ticket_of(request: Request) -> links.Claims:
         auth = request.headers.get("authorization", "")
@@ -477,10 +485,19 @@ def create_app(
             raise ApiError("bad_offer", f"bad SDP offer: {e}") from e
         room = room_of(claims)
         new_call = body.pc_id is None
+        held: list[Slot] = []  # the room place this new call holds until it ends
         if new_call:
             accepting()  # no await between these checks and the count below
             check_capacity(room)
+            slot = slots.take(room.name, room.max_callers)
+            if slot is None:  # taken meanwhile by another instance
+                raise room_full(room)
+            if not used_tickets.claim(claims.nonce, claims.expires_at):  # by any instance
+                slot.release()
+                raise ApiError("used", "This call ticket was already used: join again.")
+            held.append(slot)
             starting[room.name] += 1
+        answer = None
 
         async def on_connection(connection: SmallWebRTCConnection) -> None:
             tickets[claims.nonce] = connection.pc_id
@@ -492,6 +509,9 @@ def create_app(
             )
             call = build_call(connection, settings.live, options, connection.pc_id)
             calls.start(call, room.name)
+            if held:  # the room place goes back when the call ends
+                place = held.pop()
+                calls.tasks[call.call_id].add_done_callback(lambda _t: place.release())
 
         try:
             answer = await handler.handle_web_request(
@@ -508,6 +528,10 @@ def create_app(
         finally:
             if new_call:
                 starting[room.name] -= 1
+                if answer is None:  # no call was made: the ticket may try again
+                    used_tickets.release(claims.nonce)
+                for place in held:  # no call took the place
+                    place.release()
         if answer is None:
             raise ApiError("bad_offer", "the SDP offer produced no answer")
         return Answer(sdp=answer["sdp"], type="answer", pc_id=answer["pc_id"])

@@ -14,12 +14,13 @@ that keeps links and modes, hence this module.
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import os
 import stat
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 
@@ -68,6 +69,32 @@ def lock_path(path: Path) -> Path:
     return target.parent / f".{target.name}.lock"
 
 
+def _open_lock(path: Path) -> int:
+    lock = lock_path(path)
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as e:
+        raise DataFileError(f"cannot lock {path} (lock file {lock}): {e.strerror or e}") from e
+
+
+@asynccontextmanager
+async def locked_async(path: Path, poll: float = 0.01) -> AsyncIterator[None]:
+    """`locked`, for holding across awaits: waits without blocking the event loop (and
+    without a thread that a cancellation would leave holding the lock)."""
+    fd = _open_lock(path)
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                await asyncio.sleep(poll)
+        yield
+    finally:
+        os.close(fd)
+
+
 @contextmanager
 def locked(path: Path) -> Iterator[None]:
     """Hold the exclusive cross-process lock of the data file `path` (blocking);
@@ -76,12 +103,7 @@ def locked(path: Path) -> Iterator[None]:
     `flock` locks belong to the open file description, so two threads of one
     process exclude each other too; the lock goes when the holder dies.
     """
-    lock = lock_path(path)
-    try:
-        lock.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError as e:
-        raise DataFileError(f"cannot lock {path} (lock file {lock}): {e.strerror or e}") from e
+    fd = _open_lock(path)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

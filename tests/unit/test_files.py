@@ -168,3 +168,18 @@ def test_a_new_file_is_private_and_a_changed_one_keeps_its_mode(tmp_path: Path):
     path.chmod(0o664)
     files.write_atomically(path, b"2")
     assert stat.S_IMODE(path.stat().st_mode) == 0o664 and path.read_bytes() == b"2"
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_processes_starting_at_once_share_one_link_secret(tmp_path: Path, round_: int):
+    from tests.together import run_together
+
+    data = tmp_path / "data"
+    results = run_together(
+        tmp_path / "go", [["tests.unit.secret_worker", str(data)] for _ in range(4)]
+    )
+    secrets = {r["secret"] for r in results}
+    print(f"round {round_}: 4 processes, {len(secrets)} secret(s)")
+    assert len(secrets) == 1 and len(secrets.pop()) >= 32
+    assert sorted(p.name for p in data.iterdir()) == ["secret"]
+    assert stat.S_IMODE((data / "secret").stat().st_mode) == 0o600

@@ -12,6 +12,8 @@ whose long title was cut for reading) is kept in the file exactly as it was.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import re
 import uuid
@@ -111,6 +113,36 @@ class CalendarBackend(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+class ChangeLock:
+    """The tools' "one change at a time": an `asyncio.Lock`, plus the backend's own
+    cross-process lock when it has one (`exclusive()`, the local file), so a conflict
+    check and the write it allows are one step across processes too."""
+
+    def __init__(self, backend: object):
+        self._lock = asyncio.Lock()
+        self._exclusive = getattr(backend, "exclusive", None)
+        self._held: contextlib.AbstractAsyncContextManager | None = None
+
+    async def __aenter__(self) -> None:
+        await self._lock.acquire()
+        if self._exclusive is not None:
+            held = self._exclusive()
+            try:
+                await held.__aenter__()
+            except BaseException:
+                self._lock.release()
+                raise
+            self._held = held
+
+    async def __aexit__(self, *exc: object) -> None:
+        held, self._held = self._held, None
+        try:
+            if held is not None:
+                await held.__aexit__(*exc)
+        finally:
+            self._lock.release()
 
 
 def new_calendar() -> icalendar.Calendar:

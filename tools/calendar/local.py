@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -41,7 +42,7 @@ from tools.calendar.backend import (
     to_vevent,
     write_vevent,
 )
-from tools.files import DataFileError, locked, write_atomically
+from tools.files import DataFileError, locked, locked_async, write_atomically
 
 Version = tuple[int, int, int, int, int]
 
@@ -63,6 +64,7 @@ class LocalCalendar:
         self.timezone = timezone
         self._lock = asyncio.Lock()  # one worker thread at a time touches `_parsed`
         self._parsed: _Parsed | None = None
+        self._exclusive = False  # the file lock is held by `exclusive()`
 
     # ----------------------------------------------------------------- reading (in a thread)
 
@@ -115,7 +117,7 @@ class LocalCalendar:
         """Under the file lock: re-read the file, apply `change`, write it atomically.
         On any failure the kept parse is dropped, so memory stays what the file holds."""
         try:
-            with locked(self.path):
+            with nullcontext() if self._exclusive else locked(self.path):
                 cal = self._current().cal
                 try:
                     change(cal)
@@ -138,6 +140,24 @@ class LocalCalendar:
     async def _run(self, fn: Callable, *args: object):
         async with self._lock:
             return await asyncio.to_thread(fn, *args)
+
+    @asynccontextmanager
+    async def exclusive(self) -> AsyncIterator[None]:
+        """Hold the file's cross-process lock over several steps: the tools' conflict
+        check and the write it allows, so two processes never book one slot twice.
+        The tools hold it only inside their own lock, so no other write of this
+        process runs meanwhile."""
+        try:
+            async with locked_async(self.path):
+                self._exclusive = True
+                try:
+                    yield
+                finally:
+                    self._exclusive = False
+        except DataFileError as e:
+            if isinstance(e, CalendarFileError):
+                raise
+            raise CalendarFileError(f"the calendar could not be locked ({e})") from e
 
     async def connect(self) -> None:
         """At start-up: read the file once (a damaged file is logged in one line naming

@@ -16,7 +16,6 @@ cancel_event needs that confirmation always.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -27,7 +26,7 @@ from loguru import logger
 from pydantic import Field
 
 from tools.api import Result, Scheduling, Tool, ToolError, tool
-from tools.calendar.backend import CalendarBackend, CalendarError, Event
+from tools.calendar.backend import CalendarBackend, CalendarError, ChangeLock, Event
 from tools.calendar.timeutil import iso, parse_clock, parse_time, when
 
 MAX_EVENTS = 20
@@ -75,7 +74,7 @@ def calendar_tools(
 ) -> list[Tool]:
     """The five calendar tools over `backend`, reading and writing times in `tz`."""
     clock = now or (lambda: datetime.now(tz))
-    changing = asyncio.Lock()  # a conflict check and the write it allows are one step
+    changing = ChangeLock(backend)  # a conflict check and the write it allows are one step
 
     def describe(e: Event) -> dict[str, Any]:
         out: dict[str, Any] = {
