@@ -135,6 +135,9 @@ class CallConnections(SmallWebRTCRequestHandler):
         """The keys of Pipecat's connection map (what tests and metrics look at)."""
         return list(self._pcs_map)
 
+    def connection(self, pc_id: str) -> SmallWebRTCConnection | None:
+        return self._pcs_map.get(pc_id)
+
     def forget(self, connection: SmallWebRTCConnection) -> None:
         """Drop every key of this connection (its call has ended)."""
         for pc_id in [k for k, c in self._pcs_map.items() if c is connection]:
