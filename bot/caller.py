@@ -283,6 +283,10 @@ class Caller:
             raise RuntimeError("connect() first")
         old = self.pc
         if restart:
+            # The bot closes the old connection at once; its sender would then stop the
+            # track they share (aiortc stops a sender's track when it ends).
+            for transceiver in old.getTransceivers():
+                transceiver.sender.replaceTrack(None)
             for event in (self._connected, self._audio_track, self._dc_open, self._failed):
                 event.clear()
             pc = self.pc = RTCPeerConnection(RTCConfiguration(iceServers=self.ice_servers))
