@@ -120,6 +120,23 @@ def sdp_candidates(sdp: str) -> list[str]:
     return [ln.strip() for ln in sdp.splitlines() if ln.strip().startswith("a=candidate:")]
 
 
+def candidate_ufrag(line: str) -> str | None:
+    """The `ufrag` a browser appends to a trickled candidate: which offer it belongs to."""
+    bits = line.split()
+    for key, value in zip(bits[8::2], bits[9::2], strict=False):
+        if key == "ufrag":
+            return value
+    return None
+
+
+def sdp_ufrag(sdp: str) -> str | None:
+    """The first `a=ice-ufrag` of an SDP (with BUNDLE, the one every stream uses)."""
+    for ln in sdp.splitlines():
+        if ln.startswith("a=ice-ufrag:"):
+            return ln.split(":", 1)[1].strip()
+    return None
+
+
 def turn_hosts(turn_urls: Iterable[str]) -> list[str]:
     """The host part of each `turn:host:port?transport=…` URL (RFC 7065)."""
     hosts = []

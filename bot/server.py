@@ -36,7 +36,7 @@ from pydantic import BaseModel, Field
 from bot import links
 from bot.admission import Admission
 from bot.call import Call, CallOptions, build_call, run_call
-from bot.ice import CandidatePolicy, CandidateRefused, RelayAddresses, sdp_candidates
+from bot.ice import CandidatePolicy, CandidateRefused, RelayAddresses, sdp_candidates, sdp_ufrag
 from bot.metrics import Metrics
 from bot.pages import message_page
 from bot.ratelimit import RateLimiter
@@ -513,6 +513,12 @@ def create_app(
             take_candidates(binding, len(offered))
             answer = await answer_offer(body, None)
             binding.follow()
+            early = binding.answered(sdp_ufrag(body.sdp))
+            if early:  # trickled before this answer, under the old pc_id
+                try:
+                    await add_candidates(binding, early)
+                except ApiError as e:
+                    logger.info(f"early candidates not added: {e.detail}")
         return answer
 
     async def new_call(body: Offer, claims: links.Claims, room: Room, offered: int) -> Answer:
@@ -531,6 +537,7 @@ def create_app(
         async def on_connection(connection: SmallWebRTCConnection) -> None:
             binding.connection = connection
             binding.follow()
+            binding.answered(sdp_ufrag(body.sdp))
             options = replace(
                 options_factory(room),
                 metrics=metrics,
@@ -590,11 +597,7 @@ def create_app(
         claims = ticket_of(request)
         policy = await candidate_policy()
         binding = tickets.get(claims.nonce)
-        if binding is None or binding.connection is None:
-            raise ApiError("used", "This call ticket belongs to another connection.")
-        if binding.was(body.pc_id):
-            raise ApiError("replaced", "This connection was replaced by an ICE restart.")
-        if body.pc_id != binding.pc_id:
+        if binding is None or binding.connection is None or body.pc_id not in binding.pc_ids:
             raise ApiError("used", "This call ticket belongs to another connection.")
         wait = tickets.patch_wait(binding)
         if wait:
@@ -610,17 +613,29 @@ def create_app(
             except CandidateRefused as e:
                 raise ApiError(e.reason, f"bad ICE candidate {number}: {e}") from e
         take_candidates(binding, len(lines))
+        async with binding.lock:  # an ICE restart being answered finishes first
+            if binding.ended or binding.call_id not in calls.calls:
+                raise ApiError("unknown_connection", "This connection has ended.")
+            early = len(binding.early)
+            now, _stale = binding.sort(list(body.candidates), body.pc_id)
+            if body.pc_id != binding.pc_id and not now and len(binding.early) == early:
+                raise ApiError("replaced", "This connection was replaced by an ICE restart.")
+            if now:
+                await add_candidates(binding, now)
+
+    async def add_candidates(binding: CallBinding, candidates: list[Candidate]) -> None:
+        assert binding.pc_id is not None
         try:
             await handler.handle_patch_request(
                 SmallWebRTCPatchRequest(
-                    pc_id=body.pc_id,
+                    pc_id=binding.pc_id,
                     candidates=[
                         IceCandidate(
                             candidate=c.candidate,
                             sdp_mid=c.sdp_mid,
                             sdp_mline_index=c.sdp_mline_index,
                         )
-                        for c in body.candidates
+                        for c in candidates
                     ],
                 )
             )

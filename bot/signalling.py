@@ -27,11 +27,13 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from loguru import logger
 from pipecat.transports.smallwebrtc.connection import SmallWebRTCConnection
 from pipecat.transports.smallwebrtc.request_handler import SmallWebRTCRequestHandler
 
+from bot.ice import candidate_ufrag
 from bot.ratelimit import RateLimiter
 
 CLOSE_SECONDS = 2.0  # one peer connection's close (aiortc: ~10 ms when healthy)
@@ -47,6 +49,8 @@ class CallBinding:
     connection: SmallWebRTCConnection | None = None  # None while the first offer is answered
     pc_ids: list[str] = field(default_factory=list)  # every pc_id the call has had, in order
     candidates: int = 0  # remote candidates taken, offers and PATCHes together
+    ufrags: list[str] = field(default_factory=list)  # the ICE ufrag of each offer, in order
+    early: list[Any] = field(default_factory=list)  # candidates of an offer not answered yet
     ended: bool = False
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one renegotiation at a time
 
@@ -64,6 +68,37 @@ class CallBinding:
         """Take the connection's current pc_id as the call's (call after each answer)."""
         if self.connection is not None and self.connection.pc_id not in self.pc_ids:
             self.pc_ids.append(self.connection.pc_id)
+
+    def sort(self, candidates: list[Any], pc_id: str) -> tuple[list[Any], int]:
+        """Which of a PATCH's candidates go to the current connection now; the rest are
+        kept for an offer not answered yet, or dropped (an earlier connection's). A page
+        trickles a restarted connection's candidates under the old pc_id until the answer
+        is back (Pipecat's JS client does), so a browser's `ufrag` decides, not the pc_id.
+        Returns (for now, how many were for an earlier connection)."""
+        current = self.ufrags[-1] if self.ufrags else None
+        now, stale = [], 0
+        for c in candidates:
+            ufrag = candidate_ufrag(c.candidate) if c.candidate else None
+            if ufrag is None:
+                if pc_id == self.pc_id:
+                    now.append(c)
+                else:
+                    stale += 1
+            elif ufrag == current:
+                now.append(c)
+            elif ufrag in self.ufrags:
+                stale += 1
+            else:
+                self.early.append(c)
+        return now, stale
+
+    def answered(self, ufrag: str | None) -> list[Any]:
+        """An offer was answered: its ufrag is current; its early candidates, to add now."""
+        if ufrag is not None and ufrag not in self.ufrags:
+            self.ufrags.append(ufrag)
+        due = [c for c in self.early if candidate_ufrag(c.candidate) == ufrag]
+        self.early = [c for c in self.early if c not in due]
+        return due
 
     def was(self, pc_id: str) -> bool:
         """An earlier pc_id of this call (replaced by an ICE restart)."""
