@@ -87,3 +87,48 @@ async def test_the_ticket_follows_its_call_through_ice_restarts(tmp_path, speech
         map_keys_after_each_restart=keys,
         map_keys_after_hangup=keys_after,
     )
+
+
+async def test_candidates_trickled_under_the_old_pc_id_reach_the_new_connection(tmp_path):
+    """What the page does: a restarted connection's candidates go out under the old pc_id
+    until the answer is back; they carry the new offer's ufrag, which decides."""
+    from tests.signalling.test_candidates import trickle_offer
+
+    async with (
+        running_emulator(tmp_path) as emu,
+        running_bot(emu, tmp_path, live=NO_GREETING) as bot,
+        httpx.AsyncClient(base_url=bot.url) as http,
+        Caller(bot.link()) as caller,
+    ):
+        await caller.connect(timeout=15)
+        old_pc_id, auth = caller.pc_id, {"Authorization": f"Bearer {caller.joined['ticket']}"}
+        old_ufrag = caller.pc.localDescription.sdp.split("a=ice-ufrag:")[1].split()[0]
+        pc, sdp = await trickle_offer()
+        ufrag = sdp.split("a=ice-ufrag:")[1].split()[0]
+        mine = [
+            f"candidate:{n} 1 udp {2130706431 - n} 127.0.0.1 {40000 + n} typ host ufrag {ufrag}"
+            for n in range(3)
+        ]
+        # Before the restart offer: held for it (the pc_id is the call's, the ufrag is new).
+        r = await http.patch("/api/offer", json=patch_body(old_pc_id, mine[:2]), headers=auth)
+        assert r.status_code == 204, r.text
+        r = await http.post(
+            "/api/offer",
+            json={"sdp": sdp, "type": "offer", "pc_id": old_pc_id, "restart_pc": True},
+            headers=auth,
+        )
+        assert r.status_code == 200, r.text
+        new_pc_id = r.json()["pc_id"]
+        # After it, still under the old pc_id: added to the new connection at once.
+        r = await http.patch("/api/offer", json=patch_body(old_pc_id, mine[2:]), headers=auth)
+        assert r.status_code == 204, r.text
+        # The old connection's late candidates (its ufrag) are dropped, not added anywhere.
+        late = f"candidate:9 1 udp 1 127.0.0.1 40009 typ host ufrag {old_ufrag}"
+        r = await http.patch("/api/offer", json=patch_body(new_pc_id, [late]), headers=auth)
+        assert r.status_code == 204, r.text
+        connection = bot.connections.connection(new_pc_id)
+        agent = connection.pc.getTransceivers()[0].receiver.transport.transport._connection
+        ports = sorted(c.port for c in agent.remote_candidates)
+        assert ports == [40000, 40001, 40002], ports
+        await pc.close()
+    record("early_candidates", added_to_new_connection=ports, stale_dropped=1)
