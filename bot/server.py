@@ -4,7 +4,9 @@ Signalling is Pipecat's SmallWebRTC contract (`POST /api/offer` with an SDP
 offer, `PATCH /api/offer` with ICE candidates), so Pipecat's own JS client can
 call the bot, with one addition: every signalling request carries a call
 ticket (`Authorization: Bearer …`) obtained by joining with a room link.
-Each new peer connection becomes one call (`bot.call`).
+Each new peer connection becomes one call (`bot.call`); a ticket stays bound to its call
+through renegotiations and ICE restarts (`bot.signalling`), and every remote ICE candidate
+is checked first (`bot.ice`).
 """
 
 from __future__ import annotations
@@ -511,8 +513,10 @@ def create_app(
             if body.pc_id not in handler.pc_ids:  # closed: Pipecat would make a new one
                 raise ApiError("unknown_connection", "This connection has ended.")
             take_candidates(binding, len(offered))
-            answer = await answer_offer(body, None)
-            binding.follow()
+            try:
+                answer = await answer_offer(body, None)
+            finally:
+                binding.follow()  # a failed restart may still have replaced the pc_id
             early = binding.answered(sdp_ufrag(body.sdp))
             if early:  # trickled before this answer, under the old pc_id
                 try:

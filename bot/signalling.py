@@ -8,15 +8,18 @@ Why, at Pipecat's seams:
   only the current id, so every restart left a key for ever (5 restarts: 6 keys, after
   hang-up too). `CallConnections` drops the old keys after each answer and all of a call's
   keys when the call ends, and closes what it keeps within a time limit.
-- The handler's `close()` awaits every `disconnect()` with no limit; aiortc's
-  `RTCPeerConnection.close()` waits for ever on an earlier close that never finished
-  (it parks on that close's future), which is how a shutdown hung. Every close here is
-  bounded, and what did not close is logged, one line each.
+- The handler's `close()` awaits every `disconnect()` with no limit, and aiortc's
+  `RTCPeerConnection.close()` can wait for ever: a second close parks on the first one's
+  future, which never resolves if the first was interrupted (the probe's task dump showed
+  a shutdown stuck there). Every close here is bounded, and what did not close is logged,
+  one line each.
 - A ticket is bound to its call (`CallBinding`), not to one pc_id: the restart answer's new
   pc_id is the binding's current one, so the page's trickled candidates and its next
   restart are taken. The binding is claimed before the first `await` of the first offer,
   so simultaneous offers with one ticket start one call, and it counts the call's remote
-  candidates (offer and PATCHes together) against one cap.
+  candidates (offer and PATCHes together) against one cap. Trickled candidates go to the
+  offer their `ufrag` names: the page sends a restarted connection's candidates under the
+  old pc_id until the answer is back.
 
 Touches Pipecat's private `SmallWebRTCRequestHandler._pcs_map` (the connection map; no
 public way to drop a key), and nothing else.
@@ -139,11 +142,6 @@ class Tickets:
     def patch_wait(self, binding: CallBinding) -> float:
         """0 if this call may PATCH now, else seconds to wait."""
         return self._patches.take(binding.nonce)
-
-    def end(self, call_id: str) -> None:
-        for binding in self._bindings.values():
-            if binding.call_id == call_id:
-                binding.ended = True
 
     def _prune(self) -> None:
         # An ended call's binding only has to outlive its ticket (then the ticket is refused).
