@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import os
 import sys
+import threading
 from contextlib import AsyncExitStack
 from dataclasses import replace
 
@@ -22,10 +25,18 @@ from tools.api import Behavior
 from tools.files import DataFileError
 from tools.toolset import Toolset, ToolSettingsError, load_toolsets, registry_of
 
+# After the grace period: stopping the calls (bot.server.STOP_SECONDS, 4 s), open HTTP
+# requests (HTTP_SHUTDOWN_SECONDS) and the peer connections (bot.signalling.CLOSE_SECONDS,
+# 2 s), each bounded; past SHUTDOWN_MARGIN_SECONDS the process exits anyway. Keep it
+# under docker-compose.yml's stop_grace_period margin (15 s).
+HTTP_SHUTDOWN_SECONDS = 3.0
+SHUTDOWN_MARGIN_SECONDS = 12.0
+
 
 class DrainingServer(uvicorn.Server):
     """uvicorn, but SIGTERM drains first: not ready, new calls refused with 503,
-    callers told, calls given the grace period; a second signal stops at once."""
+    callers told, calls given the grace period; a second signal exits at once, and so
+    does a shutdown still unfinished `SHUTDOWN_MARGIN_SECONDS` after the grace period."""
 
     def __init__(self, config: uvicorn.Config, drain, grace: float):
         super().__init__(config)
@@ -38,11 +49,27 @@ class DrainingServer(uvicorn.Server):
         await super().serve(sockets)
 
     def handle_exit(self, sig: int, frame) -> None:
-        if self._drain_task is not None or self._loop is None or not self.started:
+        if self._drain_task is not None:
+            logger.warning(f"signal {sig} again: exiting now")
+            os._exit(1)
+        if self._loop is None or not self.started:
             super().handle_exit(sig, frame)
             return
         logger.warning(f"signal {sig}: draining before exit")
+        deadline = threading.Timer(self._grace + SHUTDOWN_MARGIN_SECONDS, self._too_late)
+        deadline.daemon = True
+        deadline.start()
         self._drain_task = self._loop.create_task(self._drain_then_exit())
+
+    def _too_late(self) -> None:
+        """The shutdown's last resort (a timer thread): say what is still running, exit."""
+        limit = self._grace + SHUTDOWN_MARGIN_SECONDS
+        if self._loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop's task set changed meanwhile
+                for task in asyncio.all_tasks(self._loop):
+                    logger.error(f"still running at exit: {task.get_name()} {task.get_coro()}")
+        logger.error(f"shutdown did not finish within {limit:g} s: exiting now")
+        os._exit(1)
 
     async def _drain_then_exit(self) -> None:
         try:
@@ -84,6 +111,7 @@ async def serve(settings: Settings, toolsets: list[Toolset]) -> None:
             proxy_headers=True,
             forwarded_allow_ips=settings.trusted_proxies,
             **UVICORN_LIMITS,
+            timeout_graceful_shutdown=HTTP_SHUTDOWN_SECONDS,
         )
         server = DrainingServer(config, app.state.drain, settings.shutdown_grace_seconds)
         sockets = None

@@ -274,6 +274,43 @@ class Caller:
         if self.client_ready:
             await self.send_data(self._client_ready_message())
 
+    async def renegotiate(self, *, restart: bool = False, timeout: float = 10) -> None:
+        """Offer again on this call, as the page does: a plain renegotiation of the same
+        peer connection, or (``restart=True``, what the page does after an ICE failure)
+        a new peer connection offered with ``restart_pc`` and the old one closed. Returns
+        once the call is up again; ``pc_id`` is then the server's new id."""
+        if self.pc is None or self.pc_id is None:
+            raise RuntimeError("connect() first")
+        old = self.pc
+        if restart:
+            # The bot closes the old connection at once; its sender would then stop the
+            # track they share (aiortc stops a sender's track when it ends).
+            for transceiver in old.getTransceivers():
+                transceiver.sender.replaceTrack(None)
+            for event in (self._connected, self._audio_track, self._dc_open, self._failed):
+                event.clear()
+            pc = self.pc = RTCPeerConnection(RTCConfiguration(iceServers=self.ice_servers))
+            self._setup_pc(pc)
+            pc.addTransceiver(self._out, direction="sendrecv")
+            if self.video:
+                pc.addTransceiver("video", direction="recvonly")
+            self._dc = pc.createDataChannel("rtvi", ordered=True)
+            self._setup_dc(self._dc)
+        async with asyncio.timeout(timeout):
+            await self.pc.setLocalDescription(await self.pc.createOffer())
+            body = {"sdp": self.pc.localDescription.sdp, "type": "offer", "pc_id": self.pc_id}
+            if restart:
+                body["restart_pc"] = True
+            answer = await self._post_offer(body)
+            self.pc_id = answer.get("pc_id")
+            await self.pc.setRemoteDescription(
+                RTCSessionDescription(sdp=answer["sdp"], type=answer["type"])
+            )
+            if restart:
+                await old.close()
+                await self._wait_connected()
+        logger.info(f"caller renegotiated (restart={restart}, pc_id={self.pc_id})")
+
     async def _wait_connected(self) -> None:
         for event in (self._connected, self._audio_track, self._dc_open):
             waiter = asyncio.ensure_future(event.wait())
@@ -332,6 +369,8 @@ class Caller:
         @pc.on("connectionstatechange")
         async def on_state() -> None:
             logger.debug(f"caller: connection state {pc.connectionState}")
+            if pc is not self.pc:  # an old connection, replaced by an ICE restart
+                return
             if pc.connectionState == "connected":
                 self._connected.set()
             elif pc.connectionState in ("failed", "closed"):

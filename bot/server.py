@@ -4,12 +4,15 @@ Signalling is Pipecat's SmallWebRTC contract (`POST /api/offer` with an SDP
 offer, `PATCH /api/offer` with ICE candidates), so Pipecat's own JS client can
 call the bot, with one addition: every signalling request carries a call
 ticket (`Authorization: Bearer …`) obtained by joining with a room link.
-Each new peer connection becomes one call (`bot.call`).
+Each new peer connection becomes one call (`bot.call`); a ticket stays bound to its call
+through renegotiations and ICE restarts (`bot.signalling`), and every remote ICE candidate
+is checked first (`bot.ice`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -29,7 +32,6 @@ from pipecat.transports.smallwebrtc.request_handler import (
     IceCandidate,
     SmallWebRTCPatchRequest,
     SmallWebRTCRequest,
-    SmallWebRTCRequestHandler,
 )
 from pydantic import BaseModel, Field
 
@@ -37,19 +39,22 @@ from bot import links
 from bot.admission import Admission
 from bot.bodylimit import BodyLimit
 from bot.call import Call, CallOptions, build_call, run_call
+from bot.ice import CandidatePolicy, CandidateRefused, RelayAddresses, sdp_candidates, sdp_ufrag
 from bot.metrics import Metrics
 from bot.opsport import OpsOnly
 from bot.pages import message_page
 from bot.ratelimit import RateLimiter, client_network
-from bot.room_slots import RoomSlots, Slot
+from bot.room_slots import RoomSlots
 from bot.rooms import DEFAULT_ROOM, Room, RoomStore
 from bot.sdp import OfferError, check_offer
 from bot.settings import Settings
+from bot.signalling import CallBinding, CallConnections, Tickets
 from bot.turn import turn_credentials
 from bot.used_tickets import UsedTickets
 from tools.toolset import Toolset, registry_of
 
 MAX_SDP_BYTES = 64 * 1024  # a browser's audio offer is ~3-6 KB
+STOP_SECONDS = 4.0  # all calls' pipelines together, when the server stops them
 TICKET_SECONDS = 300  # time to go from Join to a connected call
 # The page loads nothing from anywhere else and may not be framed.
 CONTENT_SECURITY_POLICY = (
@@ -130,6 +135,8 @@ STATUS_FOR: dict[str, int] = {
     "full": 409,
     "rate_limited": 429,
     "missing_ticket": 401,
+    "replaced": 409,
+    "unknown_connection": 404,
 }
 
 
@@ -148,12 +155,18 @@ class CallRegistry:
     tasks: dict[str, asyncio.Task] = field(default_factory=dict)
     rooms: dict[str, str] = field(default_factory=dict)  # pc_id -> room name
 
-    def start(self, call: Call, room: str) -> None:
+    def start(self, call: Call, room: str, on_end: Callable[[], None] | None = None) -> None:
         task = asyncio.create_task(run_call(call), name=f"call-{call.call_id}")
         self.calls[call.call_id] = call
         self.tasks[call.call_id] = task
         self.rooms[call.call_id] = room
-        task.add_done_callback(lambda _t: self._forget(call.call_id))
+
+        def ended(_task: asyncio.Task) -> None:
+            self._forget(call.call_id)
+            if on_end is not None:
+                on_end()
+
+        task.add_done_callback(ended)
 
     def _forget(self, call_id: str) -> None:
         self.calls.pop(call_id, None)
@@ -171,11 +184,23 @@ class CallRegistry:
     def in_room(self, room: str) -> int:
         return sum(1 for r in self.rooms.values() if r == room)
 
-    async def stop_all(self) -> None:
-        for call in list(self.calls.values()):
-            await call.task.cancel()
-        if self.tasks:
-            await asyncio.wait(list(self.tasks.values()), timeout=5)
+    async def stop_all(self, timeout: float = STOP_SECONDS) -> None:
+        """Cancel every call, all within `timeout`; log (one line each) what is still running."""
+        if not self.tasks:
+            return
+
+        async def stop(call: Call) -> None:
+            with contextlib.suppress(Exception):
+                await call.task.cancel()
+
+        tasks = list(self.tasks.items())
+        stopping = [asyncio.ensure_future(stop(c)) for c in list(self.calls.values())]
+        _done, pending = await asyncio.wait([t for _c, t in tasks] + stopping, timeout=timeout)
+        for task in stopping:
+            task.cancel()
+        for call_id, task in tasks:
+            if task in pending:
+                logger.warning(f"call {call_id} did not stop within {timeout:g} s")
 
 
 def offline_message() -> str:
@@ -201,11 +226,13 @@ def create_app(
     `options_factory` makes each call's options from its room; `echo` says the
     Live endpoint is the built-in emulator's echo test, so callers are told so.
     """
-    handler = SmallWebRTCRequestHandler()
+    handler = CallConnections()
     calls = CallRegistry()
-    tickets: dict[str, str] = {}  # ticket nonce -> the pc_id it is bound to
     used_tickets = UsedTickets(settings.data_dir / "tickets-used.json")  # across processes
     slots = RoomSlots(settings.data_dir / "room-slots")  # room places, across processes
+    tickets = Tickets(settings.max_candidates_per_call, settings.candidate_patches_per_minute)
+    relay = RelayAddresses(settings.turn_relay_addresses, settings.turn_urls)
+    ending: set[asyncio.Task] = set()  # closing the connections of calls that ended
     limiter = RateLimiter(per_minute=settings.join_rate_per_minute, burst=settings.join_burst)
     metrics = Metrics()
     admission = Admission(max_calls=settings.max_calls)
@@ -234,10 +261,19 @@ def create_app(
                 timezone=settings.timezone,
             )
 
+    async def candidate_policy() -> CandidatePolicy:
+        if settings.ice_transport_policy != "relay":
+            return CandidatePolicy()
+        return CandidatePolicy(relay_only=True, relay_addresses=await relay.get())
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
+        if settings.ice_transport_policy == "relay":
+            await relay.get()  # logs the relay's addresses (or why there are none)
         yield
         await calls.stop_all()
+        if ending:
+            await asyncio.wait(list(ending), timeout=1)
         await handler.close()
 
     # No /docs: its page would load scripts from a CDN; /openapi.json describes the API.
@@ -250,6 +286,7 @@ def create_app(
         responses={413: {"model": Problem, "description": "Request body too large"}},
     )
     app.state.calls = calls
+    app.state.connections = handler
     app.state.metrics = metrics
     app.state.draining = draining
 
@@ -365,9 +402,10 @@ def create_app(
             return links.verify(secret, "ticket", token)
         except links.TokenError as e:
             if e.reason == "expired":
-                # A ticket outlives its 5 minutes only for the connection it already made.
+                # A ticket outlives its 5 minutes only for the call it already made.
                 claims = links.verify(secret, "ticket", token, now=0)
-                if tickets.get(claims.nonce) in calls.calls:
+                binding = tickets.get(claims.nonce)
+                if binding is not None and binding.call_id in calls.calls:
                     return claims
             raise ApiError(e.reason, str(e)) from e
 
@@ -470,12 +508,16 @@ def create_app(
     )
     async def offer(body: Offer, request: Request) -> Answer:
         claims = ticket_of(request)
-        bound = tickets.get(claims.nonce)
+        binding = tickets.get(claims.nonce)
         if body.pc_id is not None:
-            if bound != body.pc_id or body.pc_id not in calls.calls:
+            if binding is None or binding.ended or binding.call_id not in calls.calls:
+                raise ApiError("used", "This call ticket belongs to another connection.")
+            if binding.was(body.pc_id):
+                raise ApiError("replaced", "This connection was replaced by an ICE restart.")
+            if body.pc_id != binding.pc_id:
                 raise ApiError("used", "This call ticket belongs to another connection.")
         else:
-            if bound is not None:
+            if binding is not None:
                 raise ApiError("used", "This call ticket was already used: join again.")
             rate_limit(request)
         try:
@@ -483,24 +525,64 @@ def create_app(
         except OfferError as e:
             logger.info(f"offer refused: {e}")
             raise ApiError("bad_offer", f"bad SDP offer: {e}") from e
+        policy = await candidate_policy()
+        offered = sdp_candidates(body.sdp)
+        for number, line in enumerate(offered, 1):
+            try:
+                policy.check(line)
+            except CandidateRefused as e:
+                logger.info(f"offer refused: candidate {number}: {e}")
+                raise ApiError(e.reason, f"bad ICE candidate {number} in the offer: {e}") from e
         room = room_of(claims)
-        new_call = body.pc_id is None
-        held: list[Slot] = []  # the room place this new call holds until it ends
-        if new_call:
-            accepting()  # no await between these checks and the count below
-            check_capacity(room)
-            slot = slots.take(room.name, room.max_callers)
-            if slot is None:  # taken meanwhile by another instance
-                raise room_full(room)
-            if not used_tickets.claim(claims.nonce, claims.expires_at):  # by any instance
-                slot.release()
-                raise ApiError("used", "This call ticket was already used: join again.")
-            held.append(slot)
-            starting[room.name] += 1
-        answer = None
+        if body.pc_id is None:
+            return await new_call(body, claims, room, len(offered))
+        binding = tickets.get(claims.nonce)
+        assert binding is not None
+        async with binding.lock:  # a second renegotiation waits, then finds a new pc_id
+            if body.pc_id != binding.pc_id or binding.call_id not in calls.calls:
+                raise ApiError("replaced", "This connection was replaced by an ICE restart.")
+            if body.pc_id not in handler.pc_ids:  # closed: Pipecat would make a new one
+                raise ApiError("unknown_connection", "This connection has ended.")
+            take_candidates(binding, len(offered))
+            try:
+                answer = await answer_offer(body, None)
+            finally:
+                binding.follow()  # a failed restart may still have replaced the pc_id
+            early = binding.answered(sdp_ufrag(body.sdp))
+            if early:  # trickled before this answer, under the old pc_id
+                try:
+                    await add_candidates(binding, early)
+                except ApiError as e:
+                    logger.info(f"early candidates not added: {e.detail}")
+        return answer
+
+    async def new_call(body: Offer, claims: links.Claims, room: Room, offered: int) -> Answer:
+        accepting()  # no await between these checks, the claims and the count below
+        check_capacity(room)
+        slot = slots.take(room.name, room.max_callers)  # the room place, across instances
+        if slot is None:  # taken meanwhile by another instance
+            raise room_full(room)
+        binding = tickets.claim(claims.nonce, claims.expires_at)
+        if binding is None:  # another offer with this ticket got here first
+            slot.release()
+            raise ApiError("used", "This call ticket was already used: join again.")
+        if not used_tickets.claim(claims.nonce, claims.expires_at):  # by any instance
+            tickets.release(binding)
+            slot.release()
+            raise ApiError("used", "This call ticket was already used: join again.")
+        try:
+            take_candidates(binding, offered)
+        except ApiError:
+            tickets.release(binding)
+            used_tickets.release(claims.nonce)
+            slot.release()
+            raise
+        starting[room.name] += 1
 
         async def on_connection(connection: SmallWebRTCConnection) -> None:
-            tickets[claims.nonce] = connection.pc_id
+            binding.connection = connection
+            binding.follow()
+            binding.answered(sdp_ufrag(body.sdp))
             options = replace(
                 options_factory(room),
                 metrics=metrics,
@@ -508,30 +590,50 @@ def create_app(
                 caller_gone_seconds=settings.caller_gone_seconds or None,
             )
             call = build_call(connection, settings.live, options, connection.pc_id)
-            calls.start(call, room.name)
-            if held:  # the room place goes back when the call ends
-                place = held.pop()
-                calls.tasks[call.call_id].add_done_callback(lambda _t: place.release())
+            calls.start(call, room.name, on_end=lambda: call_ended(binding, connection))
+            # The room place goes back when the call ends.
+            calls.tasks[call.call_id].add_done_callback(lambda _t: slot.release())
+
+        try:
+            return await answer_offer(body, on_connection)
+        finally:
+            starting[room.name] -= 1
+            if binding.connection is None:  # no call started: the ticket may try again
+                used_tickets.release(claims.nonce)
+                slot.release()
+            tickets.release(binding)  # only if no call started: the ticket may be used again
+
+    def call_ended(binding: CallBinding, connection: SmallWebRTCConnection) -> None:
+        """Forget the call's connection (every pc_id it had) and close it, sockets and all."""
+        binding.ended = True
+        task = asyncio.ensure_future(handler.end(connection))
+        ending.add(task)
+        task.add_done_callback(ending.discard)
+
+    def take_candidates(binding: CallBinding, count: int) -> None:
+        if not tickets.take_candidates(binding, count):
+            raise ApiError(
+                "too_many_candidates",
+                f"too many ICE candidates: a call may signal {tickets.max_candidates} in all "
+                f"(this one has {binding.candidates}).",
+            )
+
+    async def answer_offer(body: Offer, on_connection) -> Answer:
+        async def no_new_call(_connection: SmallWebRTCConnection) -> None:
+            raise RuntimeError("a renegotiation cannot start a call")
 
         try:
             answer = await handler.handle_web_request(
                 SmallWebRTCRequest(
                     sdp=body.sdp, type=body.type, pc_id=body.pc_id, restart_pc=body.restart_pc
                 ),
-                on_connection,
+                on_connection or no_new_call,
             )
         except HTTPException:
             raise
         except Exception as e:
             logger.warning(f"offer refused: {type(e).__name__}: {e}")
             raise ApiError("bad_offer", f"the SDP offer could not be used: {e}") from e
-        finally:
-            if new_call:
-                starting[room.name] -= 1
-                if answer is None:  # no call was made: the ticket may try again
-                    used_tickets.release(claims.nonce)
-                for place in held:  # no call took the place
-                    place.release()
         if answer is None:
             raise ApiError("bad_offer", "the SDP offer produced no answer")
         return Answer(sdp=answer["sdp"], type="answer", pc_id=answer["pc_id"])
@@ -539,29 +641,57 @@ def create_app(
     @app.patch(
         "/api/offer",
         status_code=204,
-        responses={s: {"model": Problem} for s in (400, 401, 403, 404)},
+        responses={s: {"model": Problem} for s in (400, 401, 403, 404, 409, 429)},
     )
     async def candidates(body: CandidatePatch, request: Request) -> None:
         claims = ticket_of(request)
-        if tickets.get(claims.nonce) != body.pc_id:
+        policy = await candidate_policy()
+        binding = tickets.get(claims.nonce)
+        if binding is None or binding.connection is None or body.pc_id not in binding.pc_ids:
             raise ApiError("used", "This call ticket belongs to another connection.")
+        wait = tickets.patch_wait(binding)
+        if wait:
+            raise ApiError(
+                "rate_limited",
+                f"Too many candidate updates for this call: try again in {wait:.1f} s.",
+                {"Retry-After": str(max(1, round(wait)))},
+            )
+        lines = [c.candidate for c in body.candidates if c.candidate]  # "": end of candidates
+        for number, line in enumerate(lines, 1):
+            try:
+                policy.check(line)
+            except CandidateRefused as e:
+                raise ApiError(e.reason, f"bad ICE candidate {number}: {e}") from e
+        take_candidates(binding, len(lines))
+        async with binding.lock:  # an ICE restart being answered finishes first
+            if binding.ended or binding.call_id not in calls.calls:
+                raise ApiError("unknown_connection", "This connection has ended.")
+            early = len(binding.early)
+            now, _stale = binding.sort(list(body.candidates), body.pc_id)
+            if body.pc_id != binding.pc_id and not now and len(binding.early) == early:
+                raise ApiError("replaced", "This connection was replaced by an ICE restart.")
+            if now:
+                await add_candidates(binding, now)
+
+    async def add_candidates(binding: CallBinding, candidates: list[Candidate]) -> None:
+        assert binding.pc_id is not None
         try:
             await handler.handle_patch_request(
                 SmallWebRTCPatchRequest(
-                    pc_id=body.pc_id,
+                    pc_id=binding.pc_id,
                     candidates=[
                         IceCandidate(
                             candidate=c.candidate,
                             sdp_mid=c.sdp_mid,
                             sdp_mline_index=c.sdp_mline_index,
                         )
-                        for c in body.candidates
+                        for c in candidates
                     ],
                 )
             )
-        except HTTPException:
-            raise
+        except HTTPException as e:
+            raise ApiError("unknown_connection", "This connection has ended.") from e
         except Exception as e:
-            raise HTTPException(400, detail=f"bad ICE candidate: {e}") from e
+            raise ApiError("bad_candidate", f"bad ICE candidate: {e}") from e
 
     return app

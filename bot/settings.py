@@ -8,6 +8,7 @@ variable is wrong and what to set it to, so an operator fixes them all at once.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import re
 import secrets
@@ -125,6 +126,11 @@ class Settings:
     turn_secret: str | None = field(default=None, repr=False)
     turn_ttl_seconds: int = 600
     ice_transport_policy: str = "all"
+    # With relay-only ICE, the only addresses remote candidates may have (empty: those
+    # of the TURN_URLS hosts).
+    turn_relay_addresses: tuple[str, ...] = ()
+    max_candidates_per_call: int = 100
+    candidate_patches_per_minute: float = 60.0
     max_calls: int = 20
     caller_gone_seconds: float = 8.0
     shutdown_grace_seconds: float = 30.0
@@ -298,6 +304,18 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             "ICE_TRANSPORT_POLICY=relay needs a TURN relay: set TURN_URLS and TURN_SECRET."
         )
 
+    relay_addresses = tuple(
+        a.strip() for a in (r.str("TURN_RELAY_ADDRESSES") or "").split(",") if a.strip()
+    )
+    for address in relay_addresses:
+        try:
+            ipaddress.ip_address(address)
+        except ValueError:
+            r.problems.append(
+                f"TURN_RELAY_ADDRESSES has {address!r}: list the relay's IP addresses "
+                "(e.g. 203.0.113.7,2001:db8::7), not names."
+            )
+
     settings = Settings(
         live=live,
         host=r.str("HOST", "127.0.0.1") or "127.0.0.1",
@@ -318,6 +336,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         turn_secret=turn_secret,
         turn_ttl_seconds=r.int("TURN_TTL_SECONDS", 600, lo=60, hi=86400) or 600,
         ice_transport_policy=ice_policy,
+        turn_relay_addresses=relay_addresses,
+        max_candidates_per_call=r.int("MAX_CANDIDATES_PER_CALL", 100, lo=4, hi=1000) or 100,
+        candidate_patches_per_minute=r.float(
+            "CANDIDATE_PATCHES_PER_MINUTE", 60.0, lo=1.0, hi=60000.0
+        ),
         max_calls=r.int("MAX_CALLS", 20, lo=1, hi=10000) or 20,
         caller_gone_seconds=r.float("CALLER_GONE_SECONDS", 8.0, lo=0.0, hi=3600.0),
         shutdown_grace_seconds=r.float("SHUTDOWN_GRACE_SECONDS", 30.0, lo=0.0, hi=3600.0),

@@ -25,6 +25,7 @@ from bot.live.emulator.testing import client_env
 from bot.rooms import Room, RoomStore
 from bot.server import CallRegistry, create_app
 from bot.settings import LiveSettings, Settings
+from bot.signalling import CallConnections
 from bot.slowclients import UVICORN_LIMITS
 from tools.toolset import Toolset
 
@@ -45,6 +46,7 @@ class RunningBot:
     calls: CallRegistry
     secret: bytes
     drain: Callable[[float], Awaitable[None]]
+    connections: CallConnections | None = None  # Pipecat's connection map, per pc_id
 
     def link(self, room: str = "lobby", seconds: int = 3600) -> str:
         """A signed link to `room` (created with defaults if it does not exist)."""
@@ -108,6 +110,7 @@ async def running_bot(
                 app.state.calls,
                 secret,
                 app.state.drain,
+                app.state.connections,
             )
         finally:
             server.should_exit = True

@@ -30,7 +30,11 @@ from tests.faults.helpers import record, speak_and_hear
 pytestmark = pytest.mark.timeout(180)
 
 NO_GREETING = LiveSettings(api_key="test-key", greeting=None)
-UNLIMITED = {"join_burst": 100_000, "join_rate_per_minute": 6000.0}
+UNLIMITED = {
+    "join_burst": 100_000,
+    "join_rate_per_minute": 6000.0,
+    "candidate_patches_per_minute": 600_000.0,
+}
 
 
 def token_of(link: str) -> str:
@@ -213,6 +217,7 @@ async def test_forged_ice_candidates_get_4xx_or_are_ignored_and_the_call_goes_on
             assert r.status_code in (204, 400), (cand, r.status_code, r.text)
             if r.status_code == 400:
                 assert r.json()["detail"].startswith(("bad ICE candidate", "bad request")), r.text
+                assert r.json()["reason"], r.text  # a machine-readable reason, always
             codes[cand[0][:40]] = r.status_code
         r = await patch(GARBAGE_CANDIDATES * 6)  # 60 at once
         assert r.status_code in (204, 400)
@@ -235,6 +240,7 @@ async def test_forged_ice_candidates_get_4xx_or_are_ignored_and_the_call_goes_on
             r = asyncio.run_coroutine_threadsafe(patch([(text, mid, index)]), loop).result(30)
             statuses.append(r.status_code)
             assert r.status_code in (204, 400), (text, r.status_code, r.text)
+            assert r.status_code == 204 or r.json()["reason"], r.text
 
         await asyncio.to_thread(fuzz)
         # The call is the same call, and still works both ways.
