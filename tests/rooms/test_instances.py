@@ -59,9 +59,9 @@ async def test_one_ticket_makes_one_call_across_two_instances(tmp_path, round_: 
 
 
 async def test_a_failed_offer_gives_the_ticket_back(tmp_path, monkeypatch):
-    from bot import server
+    from bot.signalling import CallConnections
 
-    real = server.SmallWebRTCRequestHandler.handle_web_request
+    real = CallConnections.handle_web_request
     failures = [RuntimeError("ICE gathering failed")]  # bad luck once, then as usual
 
     async def flaky(self, request, on_connection):
@@ -69,7 +69,7 @@ async def test_a_failed_offer_gives_the_ticket_back(tmp_path, monkeypatch):
             raise failures.pop()
         return await real(self, request, on_connection)
 
-    monkeypatch.setattr(server.SmallWebRTCRequestHandler, "handle_web_request", flaky)
+    monkeypatch.setattr(CallConnections, "handle_web_request", flaky)
     async with running_emulator(tmp_path) as emu, running_bot(emu, tmp_path / "d") as bot:
         async with httpx.AsyncClient(base_url=bot.url) as http:
             token = bot.link("lobby").split("t=", 1)[1]
