@@ -598,14 +598,14 @@ def create_app(
             return await answer_offer(body, on_connection)
         finally:
             starting[room.name] -= 1
-            if binding.connection is None:  # no call started: the ticket may try again
+            if not binding.started:  # no call started: the ticket may try again
                 used_tickets.release(claims.nonce)
                 slot.release()
             tickets.release(binding)  # only if no call started: the ticket may be used again
 
     def call_ended(binding: CallBinding, connection: SmallWebRTCConnection) -> None:
         """Forget the call's connection (every pc_id it had) and close it, sockets and all."""
-        binding.ended = True
+        binding.end()
         task = asyncio.ensure_future(handler.end(connection))
         ending.add(task)
         task.add_done_callback(ending.discard)

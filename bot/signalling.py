@@ -55,7 +55,21 @@ class CallBinding:
     ufrags: list[str] = field(default_factory=list)  # the ICE ufrag of each offer, in order
     early: list[Any] = field(default_factory=list)  # candidates of an offer not answered yet
     ended: bool = False
+    final_pc_id: str | None = None  # the pc_id the call had when it ended
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one renegotiation at a time
+
+    @property
+    def started(self) -> bool:
+        """A call was made with this ticket (it may have ended since)."""
+        return self.connection is not None or self.ended
+
+    def end(self) -> None:
+        """The call ended: keep its pc_ids (late requests are told so) but let go of the
+        connection, so that it, its aiortc peer and their sockets can be freed while the
+        binding waits for its ticket to expire."""
+        self.final_pc_id = self.pc_id
+        self.ended = True
+        self.connection = None
 
     @property
     def call_id(self) -> str | None:
@@ -65,7 +79,7 @@ class CallBinding:
     @property
     def pc_id(self) -> str | None:
         """The call's current peer connection id (it changes with each ICE restart)."""
-        return self.connection.pc_id if self.connection is not None else None
+        return self.connection.pc_id if self.connection is not None else self.final_pc_id
 
     def follow(self) -> None:
         """Take the connection's current pc_id as the call's (call after each answer)."""
@@ -126,7 +140,7 @@ class Tickets:
 
     def release(self, binding: CallBinding) -> None:
         """The first offer failed before any call started: the ticket may be used again."""
-        if binding.connection is None and self._bindings.get(binding.nonce) is binding:
+        if not binding.started and self._bindings.get(binding.nonce) is binding:
             del self._bindings[binding.nonce]
 
     def get(self, nonce: str) -> CallBinding | None:
