@@ -1,19 +1,25 @@
-"""The tool API: a documented, typed async function *is* a tool.
+"""The tool API: a documented, typed function *is* a tool.
 
     @tool(behavior=Behavior.NON_BLOCKING, scheduling=Scheduling.SILENT)
-    async def set_light(
-        name: Annotated[str, Field(description="The light's name, e.g. 'kitchen'")],
-        on: bool,
-    ) -> dict:
-        '''Switch one light on or off.'''
+    async def set_light(name: str, on: bool, call: CallContext) -> dict:
+        '''Switch one light on or off.
 
-The function's docstring is the description the model reads; its parameters
-(types, `Field` constraints and descriptions, `Literal` choices) become the JSON
-schema of the Gemini function declaration, so nobody writes schemas by hand.
-`Tool.invoke` is the one place that turns a model's call into exactly one
-outcome: arguments are validated before the handler runs, and a bad argument,
-an exception, a timeout or a result that is not JSON all become an error result
-the model can recover from.
+        Args:
+            name: The light's name, e.g. 'kitchen'.
+            on: Whether it should be on.
+        '''
+
+The docstring is the description the model reads (its parameter block, in
+Google, NumPy or reST style, describes the parameters instead); the parameters
+(types, `Field` constraints and descriptions, `Literal` choices) become the
+Gemini function declaration, built and checked in `tools.declarations`, so
+nobody writes schemas by hand (but a tool may, with `parameters=`). A parameter
+annotated `CallContext` gets the call's context whatever its name. A plain
+function runs in a worker thread. `Tool.invoke` is the one place that turns a
+model's call into exactly one outcome: arguments are validated before the
+handler runs, and a bad argument, an exception, a timeout or a result that is
+not JSON all become an error result the model can recover from. The result
+itself goes to the model as the handler returned it.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import asyncio
 import copy
 import inspect
 import json
+import re
 import sys
 import types
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -135,7 +142,7 @@ class Tool:
             try:
                 schema = self.arguments.model_json_schema()
             except PydanticUserError as e:
-                raise DeclarationError(f"tool {self.name}: {e}") from e
+                raise _model_error(self.name, e) from e
             self.parameters = parameters_schema(self.name, schema)
 
     def declaration(self) -> dict[str, Any]:
@@ -313,7 +320,7 @@ def tool(
                 **fields,
             )
         except PydanticUserError as e:
-            raise DeclarationError(f"tool {tool_name}: {e}") from e
+            raise _model_error(tool_name, e) from e
         return Tool(
             name=tool_name,
             description=description,
@@ -343,6 +350,19 @@ def _type_hints(tool_name: str, f: Handler, local_names: Mapping[str, Any]) -> d
             f"tool {tool_name}: the annotation {e.name or e} is not defined where "
             f"@tool runs; define it (e.g. your model) at module level, before the tool"
         ) from e
+
+
+def _model_error(tool_name: str, error: PydanticUserError) -> DeclarationError:
+    """Pydantic's complaint about a parameter model, said about the tool."""
+    first = str(error).splitlines()[0]
+    if error.code == "class-not-fully-defined":
+        missing = re.search(r"define `([^`]+)`", first)
+        name = missing.group(1) if missing else "a type it names"
+        return DeclarationError(
+            f"tool {tool_name}: a model among its parameters refers to {name}, which is "
+            "not defined where that model is: define it before the model"
+        )
+    return DeclarationError(f"tool {tool_name}: {first}")
 
 
 def _is_context(tool_name: str, pname: str, annotation: Any) -> bool:

@@ -405,3 +405,14 @@ async def test_a_results_own_scheduling_key_reaches_the_model(behavior):
         assert call.scheduling == call.final.scheduling_field == "SILENT"
     else:
         assert call.scheduling is None
+
+
+def test_a_local_model_naming_an_undefined_type_names_the_tool():
+    class Outer(BaseModel):
+        inner: Later  # type: ignore[name-defined]  # noqa: F821
+
+    with pytest.raises(DeclarationError, match="tool wrap: a model among its parameters refers"):
+
+        @tool
+        async def wrap(o: Outer) -> None:
+            """Wrap."""
