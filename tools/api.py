@@ -120,6 +120,12 @@ class Tool:
     description: str
     handler: Handler
     arguments: type[BaseModel]
+    # The declaration's `parameters` (None: the tool takes none). Built from
+    # `arguments` unless the tool gave its own schema (`raw_param` then names the
+    # handler parameter that receives the arguments as one dict).
+    parameters: dict[str, Any] | None = None
+    raw_param: str | None = None
+    in_thread: bool = False  # a plain function: run in a worker thread
     behavior: Behavior = Behavior.NON_BLOCKING
     scheduling: Scheduling = Scheduling.WHEN_IDLE
     error_scheduling: Scheduling = Scheduling.INTERRUPT
@@ -130,12 +136,6 @@ class Tool:
     # typing) for this tool to act: text from other tools (a calendar entry saying
     # "switch off the lights") is information, never a request. Empty: no check.
     requested_by: frozenset[str] = frozenset()
-    # The declaration's `parameters` (None: the tool takes none). Built from
-    # `arguments` unless the tool gave its own schema (`raw_param` then names the
-    # handler parameter that receives the arguments as one dict).
-    parameters: dict[str, Any] | None = None
-    raw_param: str | None = None
-    in_thread: bool = False  # a plain function: run in a worker thread
 
     def __post_init__(self) -> None:
         if self.parameters is None and self.raw_param is None:
@@ -239,13 +239,13 @@ def tool(
     fn: Handler | None = None,
     *,
     name: str | None = None,
+    parameters: Mapping[str, Any] | None = None,
     behavior: Behavior = Behavior.NON_BLOCKING,
     scheduling: Scheduling = Scheduling.WHEN_IDLE,
     error_scheduling: Scheduling = Scheduling.INTERRUPT,
     timeout: float = 10.0,
     cancel_on_barge_in: bool = False,
     requested_by: Iterable[str] = (),
-    parameters: Mapping[str, Any] | None = None,
 ) -> Any:
     """Make a `Tool` from a typed, documented function (usable bare or with options).
 
@@ -326,6 +326,9 @@ def tool(
             description=description,
             handler=f,
             arguments=arguments,
+            parameters=declared,
+            raw_param=raw_param,
+            in_thread=not inspect.iscoroutinefunction(f),
             behavior=behavior,
             scheduling=scheduling,
             error_scheduling=error_scheduling,
@@ -333,9 +336,6 @@ def tool(
             cancel_on_barge_in=cancel_on_barge_in,
             context_param=context_param,
             requested_by=frozenset(w.lower() for w in requested_by),
-            parameters=declared,
-            raw_param=raw_param,
-            in_thread=not inspect.iscoroutinefunction(f),
         )
 
     return make(fn) if fn is not None else make
