@@ -1,19 +1,25 @@
-"""The tool API: a documented, typed async function *is* a tool.
+"""The tool API: a documented, typed function *is* a tool.
 
     @tool(behavior=Behavior.NON_BLOCKING, scheduling=Scheduling.SILENT)
-    async def set_light(
-        name: Annotated[str, Field(description="The light's name, e.g. 'kitchen'")],
-        on: bool,
-    ) -> dict:
-        '''Switch one light on or off.'''
+    async def set_light(name: str, on: bool, call: CallContext) -> dict:
+        '''Switch one light on or off.
 
-The function's docstring is the description the model reads; its parameters
-(types, `Field` constraints and descriptions, `Literal` choices) become the JSON
-schema of the Gemini function declaration, so nobody writes schemas by hand.
-`Tool.invoke` is the one place that turns a model's call into exactly one
-outcome: arguments are validated before the handler runs, and a bad argument,
-an exception, a timeout or a result that is not JSON all become an error result
-the model can recover from.
+        Args:
+            name: The light's name, e.g. 'kitchen'.
+            on: Whether it should be on.
+        '''
+
+The docstring is the description the model reads (its parameter block, in
+Google, NumPy or reST style, describes the parameters instead); the parameters
+(types, `Field` constraints and descriptions, `Literal` choices) become the
+Gemini function declaration, built and checked in `tools.declarations`, so
+nobody writes schemas by hand (but a tool may, with `parameters=`). A parameter
+annotated `CallContext` gets the call's context whatever its name. A plain
+function runs in a worker thread. `Tool.invoke` is the one place that turns a
+model's call into exactly one outcome: arguments are validated before the
+handler runs, and a bad argument, an exception, a timeout or a result that is
+not JSON all become an error result the model can recover from. The result
+itself goes to the model as the handler returned it.
 
 A tool that changes something in the world declares it: `@tool(acting=True)`.
 The Live stage then runs it only when the model is answering the caller's own
@@ -26,15 +32,28 @@ house") asks for that confirmation every time: destructive or whole-house change
 from __future__ import annotations
 
 import asyncio
+import copy
 import inspect
 import json
+import re
+import sys
+import types
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, get_type_hints
+from typing import Annotated, Any, Union, get_args, get_origin, get_type_hints
 
 from loguru import logger
-from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, PydanticUserError, ValidationError, create_model
+from pydantic.fields import FieldInfo
+
+from tools.declarations import (
+    DeclarationError,
+    argument_problems,
+    check_declared_schema,
+    describe_docstring,
+    parameters_schema,
+)
 
 
 class Behavior(StrEnum):
@@ -97,28 +116,7 @@ class CallContext:
             await self._send_progress(_as_response(value), scheduling)
 
 
-Handler = Callable[..., Awaitable[Any]]
-
-# JSON-schema keys the Gemini function-declaration schema (an OpenAPI 3.0 subset) takes.
-_GEMINI_SCHEMA_KEYS = {
-    "type",
-    "format",
-    "description",
-    "nullable",
-    "enum",
-    "items",
-    "properties",
-    "required",
-    "minimum",
-    "maximum",
-    "minItems",
-    "maxItems",
-    "minLength",
-    "maxLength",
-    "pattern",
-    "anyOf",
-    "propertyOrdering",
-}
+Handler = Callable[..., Any]  # async, or plain (run in a worker thread)
 
 
 @dataclass
@@ -129,6 +127,12 @@ class Tool:
     description: str
     handler: Handler
     arguments: type[BaseModel]
+    # The declaration's `parameters` (None: the tool takes none). Built from
+    # `arguments` unless the tool gave its own schema (`raw_param` then names the
+    # handler parameter that receives the arguments as one dict).
+    parameters: dict[str, Any] | None = None
+    raw_param: str | None = None
+    in_thread: bool = False  # a plain function: run in a worker thread
     behavior: Behavior = Behavior.NON_BLOCKING
     scheduling: Scheduling = Scheduling.WHEN_IDLE
     error_scheduling: Scheduling = Scheduling.INTERRUPT
@@ -149,20 +153,33 @@ class Tool:
                 return True  # an argument the predicate cannot read: ask
         return self.confirm
 
+    def __post_init__(self) -> None:
+        if self.parameters is None and self.raw_param is None:
+            try:
+                schema = self.arguments.model_json_schema()
+            except PydanticUserError as e:
+                raise _model_error(self.name, e) from e
+            self.parameters = parameters_schema(self.name, schema)
+
     def declaration(self) -> dict[str, Any]:
         """The Gemini function declaration: name, description, parameters schema.
 
         `behavior` is not part of it; the Live stage adds it, because whether a
-        backend takes it depends on the backend.
+        backend takes it depends on the backend. A tool without parameters has
+        no `parameters` (Gemini rejects an OBJECT without properties).
         """
-        schema = gemini_schema(self.arguments.model_json_schema())
         decl: dict[str, Any] = {"name": self.name, "description": self.description}
-        if schema.get("properties"):
-            decl["parameters"] = schema
+        if self.parameters is not None:
+            decl["parameters"] = copy.deepcopy(self.parameters)
         return decl
 
-    def parse(self, arguments: Mapping[str, Any]) -> BaseModel:
+    def parse(self, arguments: Mapping[str, Any]) -> BaseModel | dict[str, Any]:
         """Validate the model's arguments; raise `ToolError` naming each bad field."""
+        if self.raw_param is not None:
+            problems = argument_problems(self.parameters or {}, dict(arguments))
+            if problems:
+                raise ToolError("; ".join(problems))
+            return {self.raw_param: dict(arguments)}
         try:
             return self.arguments.model_validate(dict(arguments))
         except ValidationError as e:
@@ -182,12 +199,18 @@ class Tool:
         except ToolError as e:
             log.warning(f"tool {self.name} refused arguments {dict(arguments)}: {e}")
             return self._error(str(e))
-        kwargs = dict(parsed)
+        kwargs = dict(parsed) if isinstance(parsed, BaseModel) else parsed
         if self.context_param:
             kwargs[self.context_param] = CallContext(call_id, self, progress, extras or {})
         try:
             async with asyncio.timeout(self.timeout):
-                value = await self.handler(**kwargs)
+                if self.in_thread:
+                    # A timeout answers the model; the thread itself runs to its end.
+                    value = await asyncio.to_thread(self.handler, **kwargs)
+                    if inspect.isawaitable(value):
+                        value = await value
+                else:
+                    value = await self.handler(**kwargs)
         except TimeoutError:
             log.warning(f"tool {self.name} timed out after {self.timeout:g} s")
             return self._error(f"{self.name} did not finish within {self.timeout:g} seconds")
@@ -236,6 +259,7 @@ def tool(
     fn: Handler | None = None,
     *,
     name: str | None = None,
+    parameters: Mapping[str, Any] | None = None,
     behavior: Behavior = Behavior.NON_BLOCKING,
     scheduling: Scheduling = Scheduling.WHEN_IDLE,
     error_scheduling: Scheduling = Scheduling.INTERRUPT,
@@ -244,42 +268,91 @@ def tool(
     acting: bool = False,
     confirm: bool | Callable[[Mapping[str, Any]], bool] = False,
 ) -> Any:
-    """Make a `Tool` from a typed async function (usable bare or with options).
+    """Make a `Tool` from a typed, documented function (usable bare or with options).
 
+    The function may be async or plain (a plain one runs in a worker thread). Its
+    docstring (Google, NumPy or reST style) is the description; its parameter
+    block describes the parameters. A parameter annotated `CallContext` (or
+    `CallContext | None`), whatever its name, receives the call's context.
+    `parameters=` gives the declaration's schema by hand (Gemini's subset); the
+    function then takes one other parameter, which receives the arguments dict.
+    Anything Gemini's declarations cannot express faithfully is refused here,
+    naming the tool and the parameter (`DeclarationError`, a `TypeError`).
     `acting`: the tool changes something (the caller-intent guard applies);
     `confirm`: the caller confirms every call, or those the function returns True for
     (given the call's arguments); it implies `acting`.
     """
+    caller = sys._getframe(1).f_locals  # where local models of the tool module live
 
     def make(f: Handler) -> Tool:
-        if not inspect.iscoroutinefunction(f):
-            raise TypeError(f"tool {f.__name__} must be an async function")
-        description = inspect.getdoc(f)
-        if not description:
-            raise TypeError(f"tool {f.__name__} needs a docstring: it is what the model reads")
-        hints = get_type_hints(f, include_extras=True)
+        tool_name = name or f.__name__
+        doc = inspect.getdoc(f)
+        if not doc:
+            raise TypeError(f"tool {tool_name} needs a docstring: it is what the model reads")
+        description, documented = describe_docstring(doc)
+        hints = _type_hints(tool_name, f, caller)
+        params = inspect.signature(f).parameters
+        unknown = set(documented) - set(params)
+        if unknown:
+            raise TypeError(
+                f"tool {tool_name}: its docstring describes {sorted(unknown)}, "
+                f"which are not among its parameters ({', '.join(params) or 'none'})"
+            )
         fields: dict[str, Any] = {}
         context_param = None
-        for pname, param in inspect.signature(f).parameters.items():
+        for pname, param in params.items():
             annotation = hints.get(pname, Any)
-            if annotation is CallContext:
+            if _is_context(tool_name, pname, annotation):
+                if context_param is not None:
+                    raise TypeError(
+                        f"tool {tool_name}: two CallContext parameters "
+                        f"('{context_param}', '{pname}'); declare one"
+                    )
                 context_param = pname
                 continue
-            if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
-                raise TypeError(f"tool {f.__name__}: *args/**kwargs cannot be declared to a model")
+            if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD, param.POSITIONAL_ONLY):
+                raise TypeError(
+                    f"tool {tool_name}: parameter '{pname}' is not a keyword parameter "
+                    "(*args, **kwargs or positional-only), which a model cannot pass"
+                )
             default = ... if param.default is inspect.Parameter.empty else param.default
+            if pname in documented:
+                info = FieldInfo.from_annotated_attribute(annotation, default)
+                if not info.description:
+                    annotation = Annotated[annotation, Field(description=documented[pname])]
             fields[pname] = (annotation, default)
-        model_name = "".join(part.title() for part in (name or f.__name__).split("_")) + "Args"
-        arguments = create_model(
-            model_name,
-            __config__=ConfigDict(extra="forbid", use_attribute_docstrings=True),
-            **fields,
-        )
+        raw_param = None
+        declared = None
+        if parameters is not None:
+            if len(fields) != 1:
+                raise TypeError(
+                    f"tool {tool_name} gives its own parameters schema, so it takes one "
+                    f"parameter for the arguments dict (it has {len(fields)}: "
+                    f"{', '.join(fields) or 'none'})"
+                )
+            raw_param = next(iter(fields))
+            declared = copy.deepcopy(dict(parameters))
+            check_declared_schema(tool_name, declared)
+            if declared.get("type") != "object":
+                raise DeclarationError(f"tool {tool_name}: its parameters schema must be an object")
+            fields = {}
+        model_name = "".join(part.title() for part in tool_name.split("_")) + "Args"
+        try:
+            arguments = create_model(
+                model_name,
+                __config__=ConfigDict(extra="forbid", use_attribute_docstrings=True),
+                **fields,
+            )
+        except PydanticUserError as e:
+            raise _model_error(tool_name, e) from e
         return Tool(
-            name=name or f.__name__,
+            name=tool_name,
             description=description,
             handler=f,
             arguments=arguments,
+            parameters=declared,
+            raw_param=raw_param,
+            in_thread=not inspect.iscoroutinefunction(f),
             behavior=behavior,
             scheduling=scheduling,
             error_scheduling=error_scheduling,
@@ -293,65 +366,66 @@ def tool(
     return make(fn) if fn is not None else make
 
 
-def gemini_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    """Turn pydantic's JSON schema into the subset Gemini's declarations accept.
+def _type_hints(tool_name: str, f: Handler, local_names: Mapping[str, Any]) -> dict[str, Any]:
+    """The function's annotations, string ones (`from __future__ import annotations`) too."""
+    try:
+        return get_type_hints(f, localns=dict(local_names), include_extras=True)
+    except NameError as e:
+        raise TypeError(
+            f"tool {tool_name}: the annotation {e.name or e} is not defined where "
+            f"@tool runs; define it (e.g. your model) at module level, before the tool"
+        ) from e
 
-    `$ref`s are inlined, `Optional[X]` becomes X with `nullable`, `const`
-    becomes a one-value enum, and keys Gemini has no field for are dropped.
-    """
-    defs = schema.get("$defs", {})
 
-    def convert(node: Any) -> Any:
-        if isinstance(node, list):
-            return [convert(n) for n in node]
-        if not isinstance(node, dict):
-            return node
-        if "$ref" in node:
-            target = defs[node["$ref"].rsplit("/", 1)[-1]]
-            merged = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
-            return convert(merged)
-        node = dict(node)
-        options = node.get("anyOf")
-        if isinstance(options, list):
-            non_null = [o for o in options if o != {"type": "null"}]
-            if len(non_null) < len(options):
-                node.pop("anyOf")
-                if len(non_null) == 1:
-                    return convert({**non_null[0], **node, "nullable": True})
-                node["anyOf"] = non_null
-                node["nullable"] = True
-        if "const" in node:
-            node["enum"] = [node.pop("const")]
-        if "enum" in node and "type" not in node:
-            node["type"] = "string"
-        out: dict[str, Any] = {}
-        for key, value in node.items():
-            if key not in _GEMINI_SCHEMA_KEYS:
-                continue
-            if key == "properties":
-                out[key] = {k: convert(v) for k, v in value.items()}
-            else:
-                out[key] = convert(value)
-        return out
+def _model_error(tool_name: str, error: PydanticUserError) -> DeclarationError:
+    """Pydantic's complaint about a parameter model, said about the tool."""
+    first = str(error).splitlines()[0]
+    if error.code == "class-not-fully-defined":
+        missing = re.search(r"define `([^`]+)`", first)
+        name = missing.group(1) if missing else "a type it names"
+        return DeclarationError(
+            f"tool {tool_name}: a model among its parameters refers to {name}, which is "
+            "not defined where that model is: define it before the model"
+        )
+    return DeclarationError(f"tool {tool_name}: {first}")
 
-    converted = convert(schema)
-    converted.setdefault("type", "object")
-    return converted
+
+def _is_context(tool_name: str, pname: str, annotation: Any) -> bool:
+    """Whether the parameter is the call context: `CallContext`, optional or annotated."""
+    if get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    if isinstance(annotation, type) and issubclass(annotation, CallContext):
+        return True
+    if get_origin(annotation) in (Union, types.UnionType):
+        members = get_args(annotation)
+        if not any(isinstance(m, type) and issubclass(m, CallContext) for m in members):
+            return False
+        if all(
+            m is type(None) or (isinstance(m, type) and issubclass(m, CallContext)) for m in members
+        ):
+            return True  # CallContext | None: it is always given
+        raise TypeError(
+            f"tool {tool_name}: parameter '{pname}' is CallContext or something else; "
+            "the context is given by livebot, not by the model: annotate it CallContext"
+        )
+    return False
 
 
 def describe_validation_error(error: ValidationError, model: type[BaseModel]) -> str:
     """One sentence per bad field, naming the field and what it may be."""
-    schema = gemini_schema(model.model_json_schema())
+    schema = model.model_json_schema()
     props = schema.get("properties", {})
     parts = []
     for err in error.errors():
         loc = ".".join(str(p) for p in err["loc"]) or "arguments"
-        field_schema = props.get(str(err["loc"][0]), {}) if err["loc"] else {}
+        field_schema = _plain(schema, props.get(str(err["loc"][0]), {})) if err["loc"] else {}
         allowed = ""
-        if "enum" in field_schema:
-            allowed = f" (allowed: {', '.join(map(str, field_schema['enum']))})"
-        elif "minimum" in field_schema or "maximum" in field_schema:
-            lo, hi = field_schema.get("minimum", "-inf"), field_schema.get("maximum", "inf")
+        if "enum" in field_schema or "const" in field_schema:
+            choices = field_schema.get("enum", [field_schema.get("const")])
+            allowed = f" (allowed: {', '.join(map(str, choices))})"
+        elif {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"} & field_schema.keys():
+            lo = field_schema.get("minimum", field_schema.get("exclusiveMinimum", "-inf"))
+            hi = field_schema.get("maximum", field_schema.get("exclusiveMaximum", "inf"))
             allowed = f" (allowed: {lo} to {hi})"
         if err["type"] == "extra_forbidden":
             known = ", ".join(props) or "none"
@@ -361,3 +435,14 @@ def describe_validation_error(error: ValidationError, model: type[BaseModel]) ->
         else:
             parts.append(f"argument '{loc}': {err['msg']}{allowed}")
     return "; ".join(parts)
+
+
+def _plain(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    """A field's schema with its `$ref` and `Optional` unwrapped (for the messages)."""
+    options = [o for o in node.get("anyOf", []) if o.get("type") != "null"]
+    if len(options) == 1:
+        node = {**options[0], **{k: v for k, v in node.items() if k != "anyOf"}}
+    if "$ref" in node:
+        target = schema.get("$defs", {}).get(node["$ref"].rsplit("/", 1)[-1], {})
+        node = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+    return node

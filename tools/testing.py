@@ -38,12 +38,13 @@ class ModelCall:
 
     @property
     def response(self) -> dict[str, Any]:
-        """The final result's payload (without the scheduling hint Gemini reads)."""
-        return {k: v for k, v in self.final.response.items() if k != "scheduling"}
+        """The final result's `response`, exactly as the model received it."""
+        return self.final.response
 
     @property
     def scheduling(self) -> str | None:
-        return self.final.scheduling
+        """The final result's `scheduling` field (None for a BLOCKING tool)."""
+        return self.final.scheduling_field
 
     @property
     def progress(self) -> list[FunctionResponseRecord]:

@@ -188,20 +188,30 @@ def pipecat_settings(live: LiveSettings) -> GeminiLiveLLMService.Settings:
     )
 
 
+class DeclaredFunction(FunctionSchema):
+    """A tool's declaration as `tools.declarations` built it.
+
+    Pipecat's own always adds an OBJECT `parameters`, which Gemini rejects when it
+    has no properties; a parameterless tool goes out without `parameters`.
+    """
+
+    def __init__(self, declaration: dict[str, Any]):
+        params = declaration.get("parameters") or {}
+        super().__init__(
+            name=declaration["name"],
+            description=declaration["description"],
+            properties=params.get("properties", {}),
+            required=params.get("required", []),
+        )
+        self._declaration = declaration
+
+    def to_default_dict(self) -> dict[str, Any]:
+        return {"parameters": None, **self._declaration}  # None: left out of the setup
+
+
 def tools_schema(registry: ToolRegistry, *, google_search: bool = False) -> ToolsSchema | None:
     """Pipecat's tool schema for our registry (plus Google Search grounding if asked)."""
-    standard = []
-    for t in registry:
-        decl = t.declaration()
-        params = decl.get("parameters", {})
-        standard.append(
-            FunctionSchema(
-                name=t.name,
-                description=t.description,
-                properties=params.get("properties", {}),
-                required=params.get("required", []),
-            )
-        )
+    standard: list[FunctionSchema] = [DeclaredFunction(t.declaration()) for t in registry]
     custom = {AdapterType.GEMINI: [{"google_search": {}}]} if google_search else None
     if not standard and not custom:
         return None
@@ -528,8 +538,8 @@ class LiveStage(GeminiLiveLLMService):
         )
         fr = FunctionResponse(id=call_id, name=frame.function_name, response=dict(response))
         if non_blocking:
+            # The scheduling is a field of FunctionResponse; the tool's data stays as it was.
             fr.scheduling = FunctionResponseScheduling(scheduling.value)
-            fr.response = {**fr.response, "scheduling": scheduling.value}
             fr.will_continue = not is_final
         elif not is_final:
             self._log.debug(f"progress for BLOCKING tool {frame.function_name} not sent")
