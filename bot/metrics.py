@@ -64,6 +64,13 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.guard_refusals = Counter(
+            "livebot_tool_calls_not_run_total",
+            "Acting tool calls the caller-intent guard did not run, by tool and reason "
+            "(no_caller_turn, needs_confirmation, ...): a rise can be injected text at work",
+            ["tool", "reason"],
+            registry=r,
+        )
         self._started: dict[str, float] = {}
 
     def render(self) -> bytes:
@@ -82,6 +89,10 @@ class Metrics:
             if started is not None:
                 self.tool_latency.labels(tool).observe(time.monotonic() - started)
             self.tool_calls.labels(tool, state, data.get("scheduling") or "none").inc()
+        elif kind == "guard":
+            self.guard_refusals.labels(
+                data.get("name") or "unknown", data.get("refusal") or "?"
+            ).inc()
         elif kind == "live" and data.get("event") == "lost":
             self.live_failures.labels(data.get("reason", "unknown")).inc()
         elif kind == "live" and data.get("event") == "switched":
