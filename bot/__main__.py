@@ -172,8 +172,13 @@ def print_tools(settings: Settings, toolsets: list[Toolset], *, as_json: bool) -
     if as_json:
         print(json.dumps(declared, indent=2))
         return
-    for toolset in toolsets:
-        print(f"{toolset.name}: {toolset.description or ''}".rstrip(": "))
+    from tools.discovery import discover
+
+    found = discover().packages
+    for name, toolset in zip(settings.tools, toolsets, strict=False):
+        source = found.get(name)
+        origin = f", from {source.origin}" if source is not None and not source.builtin else ""
+        print(f"{toolset.name}: {toolset.description or ''}".rstrip(": ") + origin)
         for t in toolset.tools:
             when = (
                 f", result {t.scheduling.value}, failure {t.error_scheduling.value}"

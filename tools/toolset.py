@@ -7,13 +7,13 @@ A package under `tools/` is a tool package when its `__init__.py` defines
 It reads its own settings from `ctx.env` (with `EnvReader`, raising
 `ToolSettingsError` listing every problem), builds its backend and returns its
 tools. The bot imports only the packages named in the `TOOLS` setting, so a
-new package is enabled by configuration, without editing the bot.
+new package is enabled by configuration, without editing the bot. A package can
+also live outside this repository, as an installed distribution with an entry
+point in the group `livebot.tools` (see `tools.discovery`).
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,40 +59,71 @@ class Toolset:
 
 
 def available_packages() -> list[str]:
-    """The tool packages under `tools/` (those defining `toolset`)."""
-    import tools
+    """The tool packages `TOOLS` may name: those under `tools/` and installed ones
+    (entry-point group `livebot.tools`, see `tools.discovery`)."""
+    from tools.discovery import discover
 
-    names = []
-    for info in pkgutil.iter_modules(tools.__path__):
-        if not info.ispkg:
-            continue
-        module = importlib.import_module(f"tools.{info.name}")
-        if callable(getattr(module, "toolset", None)):
-            names.append(info.name)
-    return sorted(names)
+    return sorted(discover().packages)
 
 
 def load_toolsets(
     names: Sequence[str], env: Mapping[str, str], data_dir: Path, timezone: ZoneInfo
 ) -> list[Toolset]:
     """Build the named packages' toolsets; raise `ToolSettingsError` with every problem."""
+    from tools.discovery import PackageLoadError, discover
+
     problems: list[str] = []
     sets: list[Toolset] = []
-    known = available_packages()
+    found = discover()
+    known = sorted(found.packages)
+    offered: dict[str, str] = {}  # tool name -> the package that offers it
     for name in names:
-        if name not in known:
+        if name in found.clashes:
+            problems.append(f"TOOLS names '{name}', which is ambiguous: {found.clashes[name]}.")
+            continue
+        source = found.packages.get(name)
+        if source is None:
             problems.append(
                 f"TOOLS names '{name}', which is not a tool package "
                 f"(available: {', '.join(known) or 'none'})."
             )
             continue
-        module = importlib.import_module(f"tools.{name}")
+        try:
+            make = source.toolset_factory()
+        except PackageLoadError as e:
+            problems.append(f"{e}.")
+            continue
         pkg_dir = data_dir / name
         pkg_dir.mkdir(parents=True, exist_ok=True)
         try:
-            sets.append(module.toolset(ToolContext(env=env, data_dir=pkg_dir, timezone=timezone)))
+            toolset = make(ToolContext(env=env, data_dir=pkg_dir, timezone=timezone))
         except ToolSettingsError as e:
             problems.extend(e.problems)
+            continue
+        except Exception as e:
+            if source.builtin:
+                raise
+            problems.append(
+                f"tool package '{name}' from {source.origin} failed in toolset(): "
+                f"{type(e).__name__}: {e}."
+            )
+            continue
+        if not isinstance(toolset, Toolset):
+            problems.append(
+                f"tool package '{name}' from {source.origin}: toolset() returned "
+                f"{type(toolset).__name__}, not a tools.toolset.Toolset."
+            )
+            continue
+        for t in toolset.tools:
+            if t.name in offered:
+                problems.append(
+                    f"tool '{t.name}' is offered by both '{offered[t.name]}' and '{name}' "
+                    f"({source.origin}): tool names must be unique, so enable only one of "
+                    f"them or rename the tool."
+                )
+            else:
+                offered[t.name] = name
+        sets.append(toolset)
     if problems:
         raise ToolSettingsError(problems)
     return sets
