@@ -243,13 +243,7 @@ class Caller:
             raise RuntimeError("connect() was already called")
         if self.link_token and self.joined is None:
             self.joined = await self.join()
-        pc = self.pc = RTCPeerConnection(RTCConfiguration(iceServers=self.ice_servers))
-        self._setup_pc(pc)
-        pc.addTransceiver(self._out, direction="sendrecv")
-        if self.video:
-            pc.addTransceiver("video", direction="recvonly")
-        self._dc = pc.createDataChannel("rtvi", ordered=True)
-        self._setup_dc(self._dc)
+        pc = self._new_pc()
         try:
             async with asyncio.timeout(timeout):
                 await pc.setLocalDescription(await pc.createOffer())  # gathers ICE
@@ -274,6 +268,18 @@ class Caller:
         if self.client_ready:
             await self.send_data(self._client_ready_message())
 
+    def _new_pc(self) -> RTCPeerConnection:
+        """This call's peer connection, as the page makes it: audio both ways, video in
+        if asked, the RTVI data channel."""
+        pc = self.pc = RTCPeerConnection(RTCConfiguration(iceServers=self.ice_servers))
+        self._setup_pc(pc)
+        pc.addTransceiver(self._out, direction="sendrecv")
+        if self.video:
+            pc.addTransceiver("video", direction="recvonly")
+        self._dc = pc.createDataChannel("rtvi", ordered=True)
+        self._setup_dc(self._dc)
+        return pc
+
     async def renegotiate(self, *, restart: bool = False, timeout: float = 10) -> None:
         """Offer again on this call, as the page does: a plain renegotiation of the same
         peer connection, or (``restart=True``, what the page does after an ICE failure)
@@ -289,13 +295,7 @@ class Caller:
                 transceiver.sender.replaceTrack(None)
             for event in (self._connected, self._audio_track, self._dc_open, self._failed):
                 event.clear()
-            pc = self.pc = RTCPeerConnection(RTCConfiguration(iceServers=self.ice_servers))
-            self._setup_pc(pc)
-            pc.addTransceiver(self._out, direction="sendrecv")
-            if self.video:
-                pc.addTransceiver("video", direction="recvonly")
-            self._dc = pc.createDataChannel("rtvi", ordered=True)
-            self._setup_dc(self._dc)
+            self._new_pc()
         async with asyncio.timeout(timeout):
             await self.pc.setLocalDescription(await self.pc.createOffer())
             body = {"sdp": self.pc.localDescription.sdp, "type": "offer", "pc_id": self.pc_id}
