@@ -44,6 +44,8 @@ WORKDIR /app
 COPY --from=builder /app/.venv /app/.venv
 COPY bot/ ./bot/
 COPY tools/ ./tools/
+# The offline echo mode (no API key) runs the built-in Live emulator.
+COPY gemini_emulator/ ./gemini_emulator/
 COPY --from=page /src/dist/ ./bot/web/dist/
 COPY deploy/healthcheck.py ./healthcheck.py
 # HOST=0.0.0.0 so the port can be published; docker-compose.yml runs the bot on the

@@ -5,7 +5,7 @@ with the SmallWebRTC transport: `GeminiLiveLLMService` between `transport.input(
 `transport.output()`, context aggregators around it, stock `TransportParams` (audio in
 and out, Pipecat's default 16 kHz in / 24 kHz out), one tool registered with
 `register_function`. Signalling is Pipecat's `SmallWebRTCRequestHandler` on its own
-FastAPI app (`POST /api/offer`), the contract `bot.caller.Caller` speaks.
+FastAPI app (`POST /api/offer`), the contract `caller.Caller` speaks.
 
 Nothing of livebot is imported here: no `bot.media` fixes, no Live stage.
 """

@@ -1,4 +1,4 @@
-"""The benchmark's caller: `bot.caller.Caller` plus what measuring needs.
+"""The benchmark's caller: `caller.Caller` plus what measuring needs.
 
 * every outgoing 20 ms frame's hand-off time (to the Opus encoder) and which queued
   audio it carried, so a marker's send time is known;
@@ -21,10 +21,10 @@ from typing import Any
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.rtp import RtpPacket, is_rtcp
 
-from bot.caller import Caller, _OutgoingAudio
+from caller import Caller, OutgoingAudio
 
 
-class _TimedOutgoingAudio(_OutgoingAudio):
+class _TimedOutgoingAudio(OutgoingAudio):
     """Records (hand-off time, queued bytes sent before, after) for every frame."""
 
     def __init__(self) -> None:

@@ -23,9 +23,9 @@ from loguru import logger
 
 from bench.instrument import BenchCaller
 from bench.markers import FREQS, detect, marker_train
-from bot.live.emulator import LiveEmulator, LiveSession
-from bot.live.emulator.protocol import b64decode
-from bot.live.emulator.testing import client_env
+from gemini_emulator import LiveEmulator, LiveSession
+from gemini_emulator.protocol import b64decode
+from gemini_emulator.testing import client_env
 
 ROOT = Path(__file__).resolve().parent.parent
 CLK_TCK = os.sysconf("SC_CLK_TCK")

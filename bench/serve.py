@@ -3,7 +3,7 @@
     python -m bench.serve livebot|anchor --data-dir DIR [--log-level INFO]
 
 The Live endpoint comes from the environment (`GOOGLE_GEMINI_BASE_URL`, `SSL_CERT_FILE`,
-as `bot.live.emulator.client_env()` gives them). Prints one line
+as `gemini_emulator.client_env()` gives them). Prints one line
 `READY {"url": ..., "link": ...}` once listening (`link`: where a caller dials: a signed
 room link for livebot, the base URL for the anchor), then serves until stdin closes or
 SIGTERM.
@@ -23,7 +23,7 @@ import uvicorn
 from loguru import logger
 
 from bot.logs import setup_logging
-from bot.testing import TEST_SECRET, free_port
+from testkit.bot import TEST_SECRET, free_port
 from tools.api import Behavior, tool
 from tools.toolset import Toolset
 

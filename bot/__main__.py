@@ -327,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv is None:
         argv = sys.argv[1:]
     if argv[:1] == ["call"]:
-        from bot.caller import main as call_main
+        from caller.cli import main as call_main
 
         return call_main(argv[1:])
     args = parser.parse_args(argv)

@@ -20,9 +20,9 @@ from pathlib import Path
 from loguru import logger
 
 from bot.envpatch import patched_env
-from bot.live.emulator import LiveEmulator
-from bot.live.emulator.scripts import echo
-from bot.live.emulator.tls import write_ca_bundle
+from gemini_emulator import LiveEmulator
+from gemini_emulator.scripts import echo
+from gemini_emulator.tls import write_ca_bundle
 
 # Not a secret: the emulator accepts only this key, and Google would refuse it.
 OFFLINE_API_KEY = "livebot-offline-echo"

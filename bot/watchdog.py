@@ -4,7 +4,7 @@ A vanished caller says no goodbye: no RTCP BYE, no data-channel close, no HTTP r
 WebRTC notices only when ICE consent freshness fails, about 30 s later, and all that
 time the call holds a Gemini Live session open (billed, and counted against quotas).
 
-But a connected caller is never quiet on the wire: browsers (and `bot.caller`) send an
+But a connected caller is never quiet on the wire: browsers (and `caller`) send an
 RTP packet every 20 ms, silence included, even while the microphone is muted (a muted
 track sends silent frames; Opus DTX still sends a comfort-noise packet every 400 ms),
 and the transport turns each into an `InputAudioRawFrame`. So a gap of several seconds

@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.live.emulator import LiveSession, running_emulator
 from bot.rooms import Room
-from bot.testing import running_bot
+from gemini_emulator import LiveSession, running_emulator
+from testkit.bot import running_bot
 from tests.browser.conftest import chromium, mic_wav, screenshot
 from tools.toolset import load_toolsets
 

@@ -12,10 +12,10 @@ import httpx
 import pytest
 
 from bot import links
-from bot.caller import Caller
-from bot.live.emulator import running_emulator
 from bot.rooms import Room
-from bot.testing import running_bot
+from caller import Caller
+from gemini_emulator import running_emulator
+from testkit.bot import running_bot
 from tests.browser.conftest import chromium, screenshot
 
 pytestmark = pytest.mark.timeout(120)

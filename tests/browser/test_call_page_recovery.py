@@ -12,8 +12,8 @@ import subprocess
 
 import pytest
 
-from bot.live.emulator import LiveSession, running_emulator
-from bot.testing import running_bot
+from gemini_emulator import LiveSession, running_emulator
+from testkit.bot import running_bot
 from tests.browser.conftest import chromium, mic_wav
 from tests.browser.test_call_page import wait_for
 

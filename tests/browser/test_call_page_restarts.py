@@ -10,8 +10,8 @@ import re
 
 import pytest
 
-from bot.live.emulator import running_emulator
-from bot.testing import running_bot
+from gemini_emulator import running_emulator
+from testkit.bot import running_bot
 from tests.browser.conftest import chromium, mic_wav
 from tests.browser.test_call_page import wait_for
 from tests.faults.helpers import record

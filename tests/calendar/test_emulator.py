@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.live.emulator import LiveSession
-from bot.live.emulator.testing import running_emulator
+from gemini_emulator import LiveSession
+from gemini_emulator.testing import running_emulator
 from tests.calendar.helpers import PARIS, at, day
 from tests.live.harness import running_stage
 from tools.calendar import toolset

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.caller import DEFAULT_SILENCE_RMS, RTVI_PROTOCOL_VERSION, Caller, CallerError, main
+from caller import Caller, CallerError
+from caller.audio import DEFAULT_SILENCE_RMS, RTVI_PROTOCOL_VERSION
+from caller.cli import main
 from tests.audio import ARTIFACTS, free_port, read_wav, rms, silence, tone
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -17,10 +17,10 @@ import pytest
 
 from bot.bodylimit import MAX_BODY_BYTES
 from bot.call import CallOptions
-from bot.caller import Caller
-from bot.live.emulator import LiveSession
-from bot.live.emulator.testing import running_emulator
-from bot.testing import running_bot
+from caller import Caller
+from gemini_emulator import LiveSession
+from gemini_emulator.testing import running_emulator
+from testkit.bot import running_bot
 from tests.audio import free_port, read_wav
 from tools.api import Scheduling, tool
 from tools.registry import ToolRegistry

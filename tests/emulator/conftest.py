@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from google import genai
 
-from bot.live.emulator import LiveEmulator, client_env, running_emulator
+from gemini_emulator import LiveEmulator, client_env, running_emulator
 
 
 @pytest.fixture

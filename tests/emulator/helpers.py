@@ -12,7 +12,7 @@ from google.genai import errors, types
 from google.genai.live import AsyncSession
 from websockets.asyncio.client import ClientConnection, connect
 
-from bot.live.emulator import LiveEmulator
+from gemini_emulator import LiveEmulator
 
 MODEL = "models/gemini-live-test"
 BIDI_PATH = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"

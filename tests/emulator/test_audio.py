@@ -9,8 +9,8 @@ import pytest
 from google import genai
 from google.genai import types
 
-from bot.live.emulator import LiveEmulator, LiveSession, silent
-from bot.live.emulator.vad import EnergyVad, VadConfig
+from gemini_emulator import LiveEmulator, LiveSession, silent
+from gemini_emulator.vad import EnergyVad, VadConfig
 
 from .helpers import MODEL, collecting, send_pcm, silence
 

@@ -1,4 +1,4 @@
-"""``python -m bot.live.emulator`` runs standalone and echoes text turns."""
+"""``python -m gemini_emulator`` runs standalone and echoes text turns."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ async def test_standalone_echo(tmp_path, monkeypatch: pytest.MonkeyPatch) -> Non
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "bot.live.emulator",
+        "gemini_emulator",
         "--port",
         "0",
         "--script",

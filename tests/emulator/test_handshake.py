@@ -9,7 +9,7 @@ from google import genai
 from google.genai import errors, types
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from bot.live.emulator import LiveEmulator
+from gemini_emulator import LiveEmulator
 
 from .helpers import MODEL, raw_ws
 

@@ -8,7 +8,7 @@ import pytest
 from google import genai
 from google.genai import errors, types
 
-from bot.live.emulator import LiveSession, ToolStep, silent, tool_script
+from gemini_emulator import LiveSession, ToolStep, silent, tool_script
 
 from .helpers import MODEL, collecting
 

@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bot.caller import Caller
-from bot.live.emulator import LiveEmulator
+from caller import Caller
+from gemini_emulator import LiveEmulator
 from tests.audio import ARTIFACTS, read_wav
 
 FIGURES = ARTIFACTS / "reliability"

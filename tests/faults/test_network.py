@@ -1,5 +1,5 @@
 """Network faults between a real aiortc caller and the bot: loss, a blackout, a caller who
-vanishes. Faults are injected on the caller's own ICE sockets (`bot.netfault`): every
+vanishes. Faults are injected on the caller's own ICE sockets (`testkit.netfault`): every
 datagram either way (STUN, DTLS, SRTP, SCTP) may be dropped; the bot sees a bad network.
 
 Each test checks the call survives as the *same* call (same peer connection, same Live
@@ -15,11 +15,11 @@ import time
 import httpx
 import pytest
 
-from bot.caller import Caller
-from bot.live.emulator.testing import running_emulator
-from bot.netfault import NetFault
 from bot.settings import LiveSettings
-from bot.testing import running_bot
+from caller import Caller
+from gemini_emulator.testing import running_emulator
+from testkit.bot import running_bot
+from testkit.netfault import NetFault
 from tests.faults.helpers import record, speak_and_hear, utterances
 
 pytestmark = pytest.mark.timeout(120)

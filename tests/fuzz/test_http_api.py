@@ -29,10 +29,10 @@ from schemathesis import GenerationMode
 from schemathesis.checks import CHECKS, load_all_checks
 
 from bot.bodylimit import MAX_BODY_BYTES
-from bot.caller import Caller
-from bot.live.emulator.testing import running_emulator
 from bot.settings import LiveSettings
-from bot.testing import running_bot
+from caller import Caller
+from gemini_emulator.testing import running_emulator
+from testkit.bot import running_bot
 from tests.faults.helpers import record, speak_and_hear
 
 pytestmark = pytest.mark.timeout(600)

@@ -21,10 +21,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot import links
-from bot.caller import Caller
-from bot.live.emulator.testing import running_emulator
 from bot.settings import LiveSettings
-from bot.testing import running_bot
+from caller import Caller
+from gemini_emulator.testing import running_emulator
+from testkit.bot import running_bot
 from tests.faults.helpers import record, speak_and_hear
 
 pytestmark = pytest.mark.timeout(180)

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from bot.live.emulator import LiveSession
-from bot.live.emulator.testing import running_emulator
+from gemini_emulator import LiveSession
+from gemini_emulator.testing import running_emulator
 from tests.lights.conftest import context
 from tests.live.harness import running_stage
 from tools.lights import toolset

@@ -1,4 +1,4 @@
-"""The Live stage harness for our tests (see `bot.live.testing`)."""
+"""The Live stage harness for our tests (see `testkit.stage`)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from contextlib import asynccontextmanager
 import pytest
 
 from bot.live import testing
-from bot.live.emulator import LiveEmulator
-from bot.live.testing import StageHarness, live_settings, silence
 from bot.settings import LiveSettings
+from gemini_emulator import LiveEmulator
+from testkit.stage import StageHarness, live_settings, silence
 from tools.registry import ToolRegistry
 
 __all__ = ["StageHarness", "live_settings", "running_stage", "silence"]
@@ -25,7 +25,7 @@ async def running_stage(
     live: LiveSettings | None = None,
     greeting: str | None = None,
 ) -> AsyncIterator[StageHarness]:
-    """`bot.live.testing.running_stage`; `monkeypatch` is accepted for older call sites."""
+    """`testkit.stage.running_stage`; `monkeypatch` is accepted for older call sites."""
     async with testing.running_stage(
         emulator, tools=tools, live=live, greeting=greeting
     ) as harness:

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from bot.live.emulator import LiveSession
-from bot.live.emulator.testing import running_emulator
+from gemini_emulator import LiveSession
+from gemini_emulator.testing import running_emulator
 from tests.live.harness import live_settings, running_stage, silence
 from tests.live.test_stage import registry_with_calls, wait_until
 

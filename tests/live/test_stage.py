@@ -9,9 +9,9 @@ import pytest
 from pipecat.frames.frames import InterruptionFrame
 from pydantic import Field
 
-from bot.live.emulator import LiveEmulator, LiveSession
-from bot.live.emulator.testing import running_emulator
 from bot.live.stage import live_http_options
+from gemini_emulator import LiveEmulator, LiveSession
+from gemini_emulator.testing import running_emulator
 from tests.live.harness import live_settings, running_stage, silence
 from tools.api import Behavior, CallContext, Result, Scheduling, ToolError, tool
 from tools.registry import ToolRegistry

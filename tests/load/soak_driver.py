@@ -26,8 +26,8 @@ from typing import Any
 
 from loguru import logger
 
-from bot.caller import Caller
-from bot.live.emulator import LiveEmulator
+from caller import Caller
+from gemini_emulator import LiveEmulator
 from tests.audio import read_wav, speech_wav
 
 PHRASES = [

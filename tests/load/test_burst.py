@@ -12,12 +12,12 @@ import httpx
 import pytest
 
 from bot import links
-from bot.caller import Caller, CallerError
-from bot.live.emulator.testing import running_emulator
 from bot.rooms import Room
 from bot.server import TICKET_SECONDS
 from bot.settings import LiveSettings
-from bot.testing import running_bot
+from caller import Caller, CallerError
+from gemini_emulator.testing import running_emulator
+from testkit.bot import running_bot
 from tests.faults.helpers import record, speak_and_hear
 from tests.fuzz.test_signalling_input import make_offer, token_of
 

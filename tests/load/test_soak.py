@@ -29,7 +29,7 @@ from pipecat.transports.smallwebrtc.connection import SmallWebRTCConnection
 
 from bot.rooms import Room
 from bot.settings import LiveSettings
-from bot.testing import running_bot
+from testkit.bot import running_bot
 from tests.faults.helpers import record
 
 CALLS = int(os.environ.get("LIVEBOT_SOAK_CALLS", "3"))

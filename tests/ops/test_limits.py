@@ -23,9 +23,9 @@ import httpx
 import pytest
 
 from bot.bodylimit import MAX_BODY_BYTES
-from bot.caller import Caller
 from bot.slowclients import REQUEST_READ_SECONDS
-from bot.testing import free_port
+from caller import Caller
+from testkit.bot import free_port
 from tests.faults.helpers import record
 
 pytestmark = pytest.mark.timeout(180)

@@ -16,10 +16,10 @@ import httpx
 import pytest
 
 from bot.call import CallOptions
-from bot.caller import Caller
-from bot.live.emulator import LiveSession, running_emulator
 from bot.rooms import Room
-from bot.testing import free_port, running_bot
+from caller import Caller
+from gemini_emulator import LiveSession, running_emulator
+from testkit.bot import free_port, running_bot
 from tools.api import Scheduling, tool
 from tools.registry import ToolRegistry
 

@@ -7,9 +7,9 @@ import httpx
 import pytest
 from loguru import logger
 
-from bot.caller import Caller
-from bot.live.emulator import LiveSession, running_emulator
-from bot.testing import running_bot
+from caller import Caller
+from gemini_emulator import LiveSession, running_emulator
+from testkit.bot import running_bot
 
 pytestmark = pytest.mark.timeout(90)
 

@@ -22,9 +22,9 @@ import httpx
 import pytest
 
 from bot.__main__ import SHUTDOWN_MARGIN_SECONDS
-from bot.caller import Caller
 from bot.signalling import CallConnections, close_connection
-from bot.testing import free_port
+from caller import Caller
+from testkit.bot import free_port
 from tests.faults.helpers import record
 from tests.signalling.test_candidates import trickle_offer
 

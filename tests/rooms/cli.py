@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bot.testing import TEST_SECRET
+from testkit.bot import TEST_SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from aiortc import RTCPeerConnection
 
-from bot.live.emulator import running_emulator
-from bot.testing import running_bot
+from gemini_emulator import running_emulator
+from testkit.bot import running_bot
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -91,8 +91,8 @@ async def test_a_failed_offer_gives_the_ticket_back(tmp_path, monkeypatch):
 
 
 async def test_max_callers_holds_across_two_instances(tmp_path):
-    from bot.caller import Caller, CallerError
     from bot.rooms import Room
+    from caller import Caller, CallerError
 
     data = tmp_path / "data"
     async with (

@@ -14,11 +14,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.call import CallOptions
-from bot.caller import Caller
-from bot.live.emulator import LiveSession, running_emulator
 from bot.pagemessage import CUT, MAX_PAGE_MESSAGE_BYTES
 from bot.rooms import Room
-from bot.testing import running_bot
+from caller import Caller
+from gemini_emulator import LiveSession, running_emulator
+from testkit.bot import running_bot
 from tests.faults.helpers import record
 from tools.calendar.backend import Event
 from tools.registry import ToolRegistry

@@ -10,8 +10,8 @@ import collections
 import httpx
 import pytest
 
-from bot.live.emulator import running_emulator
-from bot.testing import running_bot
+from gemini_emulator import running_emulator
+from testkit.bot import running_bot
 from tests.faults.helpers import record
 
 pytestmark = pytest.mark.timeout(90)

@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.live.emulator import running_emulator
-from bot.testing import running_bot
+from gemini_emulator import running_emulator
+from testkit.bot import running_bot
 from tests.rooms.cli import run_room_cli
 
 pytestmark = pytest.mark.timeout(120)
@@ -114,7 +114,7 @@ def test_a_year_is_the_longest_link(tmp_path: Path):
     import time
 
     from bot import links
-    from bot.testing import TEST_SECRET
+    from testkit.bot import TEST_SECRET
 
     token, _ = create(tmp_path / "data", "kitchen", "--expires", "365d")
     claims = links.verify(TEST_SECRET.encode(), "link", token)

@@ -7,10 +7,10 @@ from zoneinfo import ZoneInfo
 import icalendar
 import pytest
 
-from bot.caller import Caller
-from bot.live.emulator import LiveSession, running_emulator
 from bot.rooms import Room
-from bot.testing import running_bot
+from caller import Caller
+from gemini_emulator import LiveSession, running_emulator
+from testkit.bot import running_bot
 from tools.toolset import load_toolsets
 
 pytestmark = pytest.mark.timeout(90)

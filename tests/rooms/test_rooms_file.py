@@ -14,9 +14,9 @@ import pytest
 from loguru import logger
 
 from bot import links
-from bot.live.emulator import running_emulator
 from bot.rooms import RoomStore
-from bot.testing import running_bot
+from gemini_emulator import running_emulator
+from testkit.bot import running_bot
 from tests.rooms.cli import ROOT, cli_env, run_room_cli
 
 pytestmark = pytest.mark.timeout(90)
@@ -147,7 +147,7 @@ async def test_a_damaged_calendar_is_named_in_one_line_at_start_and_the_bot_runs
     calendar.parent.mkdir(parents=True)
     calendar.write_text("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\n")  # cut short
     env = cli_env(data, TOOLS="calendar")
-    from bot.testing import free_port
+    from testkit.bot import free_port
 
     port = free_port()
     proc = await asyncio.create_subprocess_exec(

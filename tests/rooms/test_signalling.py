@@ -11,10 +11,10 @@ import pytest
 from loguru import logger
 
 from bot import links
-from bot.caller import Caller, CallerError
-from bot.live.emulator import LiveSession, running_emulator
 from bot.rooms import Room
-from bot.testing import running_bot
+from caller import Caller, CallerError
+from gemini_emulator import LiveSession, running_emulator
+from testkit.bot import running_bot
 from tools.toolset import load_toolsets
 
 pytestmark = pytest.mark.timeout(90)

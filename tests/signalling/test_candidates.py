@@ -12,10 +12,10 @@ import httpx
 import pytest
 from aiortc import RTCPeerConnection
 
-from bot.live.emulator.testing import running_emulator
 from bot.rooms import Room
 from bot.settings import LiveSettings
-from bot.testing import running_bot
+from gemini_emulator.testing import running_emulator
+from testkit.bot import running_bot
 from tests.faults.helpers import record
 from tests.signalling.stun import host_candidate, stun_listeners
 

@@ -11,10 +11,10 @@ import time
 import httpx
 import pytest
 
-from bot.live.emulator.testing import running_emulator
 from bot.rooms import Room
 from bot.settings import LiveSettings
-from bot.testing import running_bot
+from gemini_emulator.testing import running_emulator
+from testkit.bot import running_bot
 from tests.faults.helpers import record
 from tests.signalling.sockets import udp_sockets
 from tests.signalling.test_candidates import token_of, trickle_offer

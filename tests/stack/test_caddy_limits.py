@@ -19,7 +19,7 @@ import time
 import httpx
 import pytest
 
-from bot.testing import free_port
+from testkit.bot import free_port
 from tests.faults.helpers import record
 from tests.stack.stack import ROOT, rendered, service, wait_until
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.live.emulator import running_emulator
-from bot.testing import free_port, running_bot
+from gemini_emulator import running_emulator
+from testkit.bot import free_port, running_bot
 from tests.stack.stack import ROOT, compose_config, rendered, service, tool, wait_until
 
 pytestmark = pytest.mark.timeout(120)

@@ -31,9 +31,9 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from bot.live.emulator import LiveSession, running_emulator
-from bot.live.emulator.testing import client_env
-from bot.testing import free_port
+from gemini_emulator import LiveSession, running_emulator
+from gemini_emulator.testing import client_env
+from testkit.bot import free_port
 from tests.stack.stack import ROOT, own_addresses, rendered, service, wait_until
 
 pytestmark = pytest.mark.timeout(180)

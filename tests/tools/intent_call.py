@@ -21,8 +21,8 @@ from zoneinfo import ZoneInfo
 
 from pipecat.processors.frameworks.rtvi import RTVISendTextFrame
 
-from bot.live.emulator import LiveSession, running_emulator
-from bot.live.testing import running_stage, silence
+from gemini_emulator import LiveSession, running_emulator
+from testkit.stage import running_stage, silence
 from tools.calendar.backend import Event
 from tools.lights.backend import Change
 from tools.toolset import load_toolsets, registry_of

@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from testkit.tools import call_like_the_model
 from tests.tools.packaging import SamplePackage, install, weather_package
-from tools.testing import call_like_the_model
 from tools.toolset import ToolSettingsError, available_packages, load_toolsets, registry_of
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,11 +11,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.live.emulator import running_emulator
-from bot.live.testing import live_settings, running_stage
+from gemini_emulator import running_emulator
+from testkit.stage import live_settings, running_stage
+from testkit.tools import call_like_the_model
 from tools.api import CallContext, Scheduling, tool
 from tools.registry import ToolRegistry
-from tools.testing import call_like_the_model
 from tools.toolset import ToolSettingsError, available_packages, load_toolsets, registry_of
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,9 +12,9 @@ from typing import Annotated, Any, Literal
 import pytest
 from pydantic import BaseModel, Field
 
+from testkit.tools import call_like_the_model
 from tools.api import Behavior, CallContext, Result, Scheduling, ToolError, tool
 from tools.declarations import DeclarationError
-from tools.testing import call_like_the_model
 
 
 class Window(BaseModel):

@@ -78,7 +78,7 @@ class LiveEmulator:
     """A local, protocol-faithful Gemini Live (BidiGenerateContent) server.
 
     ``api_keys``: accepted keys (``None``: any non-empty key).  ``script`` plays the
-    model for each logical session (default :func:`~bot.live.emulator.scripts.echo`).
+    model for each logical session (default :func:`~gemini_emulator.scripts.echo`).
     ``pong_delay`` (settable at runtime) delays answers to client pings.
     ``stream_rate``/``chunk_ms``/``wait_for_playback``/``reconnect_timeout`` are the
     defaults for new :class:`LiveSession` objects.  ``record_audio=False`` keeps

@@ -20,13 +20,13 @@ import uvicorn
 from bot import links
 from bot.call import CallOptions
 from bot.envpatch import patched_env
-from bot.live.emulator import LiveEmulator
-from bot.live.emulator.testing import client_env
 from bot.rooms import Room, RoomStore
 from bot.server import CallRegistry, create_app
 from bot.settings import LiveSettings, Settings
 from bot.signalling import CallConnections
 from bot.slowclients import UVICORN_LIMITS
+from gemini_emulator import LiveEmulator
+from gemini_emulator.testing import client_env
 from tools.toolset import Toolset
 
 TEST_SECRET = "test-secret-" + "x" * 32

@@ -33,10 +33,10 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.workers.runner import WorkerRunner
 
 from bot.envpatch import patched_env
-from bot.live.emulator import LiveEmulator
-from bot.live.emulator.testing import client_env
 from bot.live.stage import LiveStage
 from bot.settings import LiveSettings
+from gemini_emulator import LiveEmulator
+from gemini_emulator.testing import client_env
 from tools.registry import ToolRegistry
 
 FRAME_BYTES = 640  # 20 ms at 16 kHz, 16-bit mono

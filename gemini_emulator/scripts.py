@@ -115,5 +115,5 @@ def tool_script(*steps: ToolStep, otherwise: str | None = "Okay.", repeat: bool 
     return script
 
 
-#: Scripts by name (for ``python -m bot.live.emulator --script NAME``).
+#: Scripts by name (for ``python -m gemini_emulator --script NAME``).
 SCRIPTS: dict[str, Script] = {"echo": echo, "silent": silent}

@@ -19,8 +19,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bot.live.emulator import FunctionResponseRecord, LiveSession, running_emulator
-from bot.live.testing import running_stage
+from gemini_emulator import FunctionResponseRecord, LiveSession, running_emulator
+from testkit.stage import running_stage
 from tools.api import Tool
 from tools.registry import ToolRegistry
 

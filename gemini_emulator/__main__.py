@@ -1,4 +1,4 @@
-"""Run the emulator standalone: ``python -m bot.live.emulator --port 0 --script echo``."""
+"""Run the emulator standalone: ``python -m gemini_emulator --port 0 --script echo``."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ async def _main(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m bot.live.emulator", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m gemini_emulator", description=__doc__)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--script", choices=sorted(SCRIPTS), default="echo")

@@ -16,17 +16,14 @@ Unlike the JS client it sends no ``ping`` keep-alives (the server then trusts th
 state), offers video only with ``video=True`` and ignores the server's renegotiation
 requests (they are only about video).
 
-CLI: ``python -m bot.caller http://localhost:7860 --wav in.wav --out reply.wav --seconds 10``.
+CLI: ``python -m caller http://localhost:7860 --wav in.wav --out reply.wav --seconds 10``.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
-import fractions
 import json
-import sys
 import time
 import urllib.error
 import urllib.parse
@@ -38,7 +35,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import av
 import numpy as np
 from aiortc import (
     MediaStreamTrack,
@@ -50,13 +46,18 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamError
 from loguru import logger
 
-SEND_RATE = 48000
-FRAME_SECONDS = 0.02
-DEFAULT_SILENCE_RMS = 100.0  # int16 units; Opus-coded silence decodes to ~0
-RTVI_LABEL = "rtvi-ai"
-# RTVI protocol version sent in client-ready; kept equal to Pipecat's (a test checks) without
-# importing Pipecat here, which would block the event loop mid-call for a second.
-RTVI_PROTOCOL_VERSION = "2.2.0"
+from caller.audio import (
+    DEFAULT_SILENCE_RMS,
+    RTVI_LABEL,
+    RTVI_PROTOCOL_VERSION,
+    SEND_RATE,
+    OutgoingAudio,
+    pcm_rms,
+    resample,
+    to_mono_s16,
+)
+
+IceServers = Sequence[str | RTCIceServer] | None
 
 
 class CallerError(RuntimeError):
@@ -80,92 +81,6 @@ class ReceivedFrame:
     @property
     def seconds(self) -> float:
         return len(self.pcm) / 2 / self.sample_rate
-
-
-def pcm_rms(pcm: bytes) -> float:
-    samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2").astype(np.float64)
-    return float(np.sqrt(np.mean(samples**2))) if samples.size else 0.0
-
-
-def resample(pcm: bytes, src_rate: int, dst_rate: int) -> bytes:
-    """Resample mono int16 PCM (libswresample via PyAV)."""
-    if src_rate == dst_rate or not pcm:
-        return pcm
-    samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2").reshape(1, -1)
-    frame = av.AudioFrame.from_ndarray(samples, format="s16", layout="mono")
-    frame.sample_rate = src_rate
-    resampler = av.AudioResampler(format="s16", layout="mono", rate=dst_rate)
-    out = [*resampler.resample(frame), *resampler.resample(None)]
-    return b"".join(f.to_ndarray().astype("<i2").tobytes() for f in out)
-
-
-def _to_mono_s16(frame: av.AudioFrame) -> bytes:
-    channels = len(frame.layout.channels)
-    if frame.format.name in ("s16", "s16p"):
-        arr = frame.to_ndarray()
-        if channels > 1:
-            arr = arr.mean(axis=0) if frame.format.is_planar else arr.reshape(-1, channels).mean(1)
-        return np.asarray(arr).round().astype("<i2").tobytes()
-    resampler = av.AudioResampler(format="s16", layout="mono", rate=frame.sample_rate)
-    return b"".join(f.to_ndarray().astype("<i2").tobytes() for f in resampler.resample(frame))
-
-
-class _OutgoingAudio(MediaStreamTrack):
-    """The caller's microphone: queued PCM, else silence, in real-time paced 20 ms frames."""
-
-    kind = "audio"
-
-    def __init__(self, rate: int = SEND_RATE) -> None:
-        super().__init__()
-        self.rate = rate
-        self._samples = int(rate * FRAME_SECONDS)
-        self._buf = bytearray()
-        self._queued = 0  # bytes ever queued
-        self._sent = 0  # bytes of queued audio ever sent
-        self._start: float | None = None
-        self._pts = 0
-        self._drained = asyncio.Event()
-        self._drained.set()
-        self.played_until: float | None = None
-
-    def enqueue(self, pcm: bytes) -> None:
-        if not pcm:
-            return
-        self._buf += pcm
-        self._queued += len(pcm)
-        self._drained.clear()
-
-    async def wait_drained(self) -> None:
-        await self._drained.wait()
-
-    async def recv(self) -> av.AudioFrame:
-        if self.readyState != "live":
-            raise MediaStreamError
-        if self._start is None:
-            self._start = time.monotonic()
-        else:
-            wait = self._start + self._pts / self.rate - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
-        nbytes = self._samples * 2
-        chunk = bytes(self._buf[:nbytes])
-        del self._buf[:nbytes]
-        if chunk:
-            self._sent += len(chunk)
-            if self._sent >= self._queued:
-                self.played_until = time.monotonic() + len(chunk) / 2 / self.rate
-                self._drained.set()
-        chunk = chunk.ljust(nbytes, b"\0")
-        frame = av.AudioFrame(format="s16", layout="mono", samples=self._samples)
-        frame.planes[0].update(chunk)
-        frame.sample_rate = self.rate
-        frame.pts = self._pts
-        frame.time_base = fractions.Fraction(1, self.rate)
-        self._pts += self._samples
-        return frame
-
-
-IceServers = Sequence[str | RTCIceServer] | None
 
 
 class Caller:
@@ -217,7 +132,7 @@ class Caller:
         self.pc_id: str | None = None
         self.received_frames: list[ReceivedFrame] = []
         self.data_messages: list[Any] = []
-        self._out = _OutgoingAudio()
+        self._out = OutgoingAudio()
         self._dc: Any = None
         self._tasks: list[asyncio.Task[None]] = []
         self._audio_track = asyncio.Event()
@@ -409,7 +324,7 @@ class Caller:
                 frame = await track.recv()
             except MediaStreamError:
                 return
-            pcm = _to_mono_s16(frame)
+            pcm = to_mono_s16(frame)
             self.received_frames.append(
                 ReceivedFrame(time.monotonic(), pcm, frame.sample_rate, pcm_rms(pcm))
             )
@@ -529,7 +444,7 @@ class Caller:
             "id": uuid.uuid4().hex[:8],
             "data": {
                 "version": RTVI_PROTOCOL_VERSION,
-                "about": {"library": "livebot.caller", "platform": "aiortc"},
+                "about": {"library": "livecaller", "platform": "aiortc"},
             },
         }
 
@@ -566,116 +481,3 @@ class Caller:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
-
-
-# ---------------------------------------------------------------------------- CLI
-
-
-def describe_page_message(data: dict[str, Any]) -> str | None:
-    """One line for a `server-message` from the bot's page feed (None: not worth a line)."""
-    kind = data.get("type")
-    if kind == "tool":
-        when = f", {data['scheduling']}" if data.get("scheduling") else ""
-        detail = f": {data['summary']}" if data.get("summary") else ""
-        return f"tool  {data.get('name')} {data.get('state')}{when}{detail}"
-    if kind == "notice":
-        return f"note  {data.get('text')}"
-    if kind == "session":
-        room = (data.get("room") or {}).get("title", "?")
-        return f"room  {room} ({data.get('mode')}): {data.get('message')}"
-    if kind == "lights":
-        on = [f"{x['name']} {x['brightness']}%" for x in data.get("lights", []) if x.get("on")]
-        return "lights on: " + (", ".join(on) or "none")
-    return None
-
-
-class Transcript:
-    """Joins the feed's transcript pieces into one line per turn and speaker."""
-
-    def __init__(self) -> None:
-        self.role: str | None = None
-        self.text = ""
-        self.lines: list[str] = []
-
-    def add(self, data: dict[str, Any]) -> str | None:
-        role, text = data.get("role"), data.get("text") or ""
-        done = None
-        if self.role is not None and (role != self.role or data.get("final")):
-            done = self.flush()
-        if text:
-            self.role = role
-            self.text += text
-        return done
-
-    def flush(self) -> str | None:
-        line = (
-            f"{'you' if self.role == 'user' else 'bot'}   {self.text.strip()}"
-            if self.text
-            else None
-        )
-        if line:
-            self.lines.append(line)
-        self.role, self.text = None, ""
-        return line
-
-
-async def _run(args: argparse.Namespace) -> int:
-    request_data = json.loads(args.request_data) if args.request_data else None
-    transcript = Transcript()
-
-    async with Caller(args.url, offer_path=args.offer_path, request_data=request_data) as caller:
-        seen = 0
-
-        def report() -> None:
-            nonlocal seen
-            for m in caller.data_messages[seen:]:
-                if isinstance(m, dict) and m.get("type") == "bot-ready":
-                    print("bot-ready", flush=True)
-                if isinstance(m, dict) and m.get("type") == "server-message":
-                    data = m.get("data") or {}
-                    line = transcript.add(data) if data.get("type") == "transcript" else None
-                    line = line or describe_page_message(data)
-                    if line:
-                        print(line, flush=True)
-            seen = len(caller.data_messages)
-
-        await caller.connect(timeout=args.connect_timeout)
-        print(f"connected: pc_id={caller.pc_id}", flush=True)
-        if args.wav:
-            await caller.play_wav(args.wav)
-        loop = asyncio.get_running_loop()
-        end = loop.time() + args.seconds + (0 if not args.wav else 0.0)
-        while loop.time() < end or (args.wav and not caller.played_until):
-            report()
-            await asyncio.sleep(0.1)
-        report()
-        if (line := transcript.flush()) is not None:
-            print(line)
-        if args.out:
-            print(f"saved {caller.save_wav(args.out)}")
-        total = len(caller.received) / 2 / caller.received_rate
-        print(f"received {total:.2f}s of audio, {caller.received_seconds():.2f}s non-silent")
-    return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bot.caller", description=__doc__.splitlines()[0])
-    p.add_argument("url", help="a room link (…/r/<room>?t=…) or a bot server base URL")
-    p.add_argument("--wav", help="16-bit WAV to speak after connecting")
-    p.add_argument("--out", help="write the bot's audio to this WAV")
-    p.add_argument("--seconds", type=float, default=10, help="stay on the call this long")
-    p.add_argument("--offer-path", default="/api/offer")
-    p.add_argument("--request-data", help="JSON sent as request_data with the offer")
-    p.add_argument("--connect-timeout", type=float, default=10)
-    args = p.parse_args(argv)
-    logger.remove()
-    logger.add(sys.stderr, level="INFO")
-    try:
-        return asyncio.run(_run(args))
-    except (CallerError, TimeoutError, ConnectionError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
