@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 import pytest
 
-from bot.live import testing
+from testkit import stage as testing
 from bot.settings import LiveSettings
 from gemini_emulator import LiveEmulator
 from testkit.stage import StageHarness, live_settings, silence
