@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import av
 import numpy as np
 from aiortc import (
     MediaStreamTrack,
@@ -67,6 +68,11 @@ class CallerError(RuntimeError):
         super().__init__(message)
         self.status = status
         self.detail = detail
+
+
+def _shown(detail: object) -> str:
+    """An error detail for a message: the server's text, or the raw body's repr."""
+    return repr(detail) if isinstance(detail, bytes) else str(detail)
 
 
 @dataclass(frozen=True)
@@ -213,7 +219,11 @@ class Caller:
             self._new_pc()
         async with asyncio.timeout(timeout):
             await self.pc.setLocalDescription(await self.pc.createOffer())
-            body = {"sdp": self.pc.localDescription.sdp, "type": "offer", "pc_id": self.pc_id}
+            body: dict[str, Any] = {
+                "sdp": self.pc.localDescription.sdp,
+                "type": "offer",
+                "pc_id": self.pc_id,
+            }
             if restart:
                 body["restart_pc"] = True
             answer = await self._post_offer(body)
@@ -245,7 +255,7 @@ class Caller:
         status, payload, raw = await self._post_json("/api/join", {"token": self.link_token})
         if status >= 400 or not isinstance(payload, dict) or "ticket" not in payload:
             detail = payload.get("detail") if isinstance(payload, dict) else raw[:500]
-            raise CallerError(f"join -> {status}: {detail}", status=status, detail=payload)
+            raise CallerError(f"join -> {status}: {_shown(detail)}", status=status, detail=payload)
         return payload
 
     async def _post_json(self, path: str, body: dict[str, Any]) -> tuple[int, Any, bytes]:
@@ -275,7 +285,9 @@ class Caller:
         status, payload, raw = await self._post_json(self.offer_path, body)
         if status >= 400:
             detail = payload.get("detail") if isinstance(payload, dict) else raw[:500]
-            raise CallerError(f"POST {url} -> {status}: {detail}", status=status, detail=detail)
+            raise CallerError(
+                f"POST {url} -> {status}: {_shown(detail)}", status=status, detail=detail
+            )
         if not isinstance(payload, dict) or payload.get("type") != "answer" or "sdp" not in payload:
             raise CallerError(f"POST {url} -> {status}: not an SDP answer: {raw[:200]!r}", status)
         return payload
@@ -324,6 +336,8 @@ class Caller:
                 frame = await track.recv()
             except MediaStreamError:
                 return
+            if not isinstance(frame, av.AudioFrame):  # an audio track yields audio frames
+                continue
             pcm = to_mono_s16(frame)
             self.received_frames.append(
                 ReceivedFrame(time.monotonic(), pcm, frame.sample_rate, pcm_rms(pcm))

@@ -258,14 +258,13 @@ class LiveEmulator:
     def _record(
         self, conn: ConnectionRecord, session: LiveSession | None, data: str | bytes
     ) -> P.ClientMessage:
+        sid = session.id if session is not None else None
         try:
             msg = P.parse_client_message(data)
         except P.ProtocolError:
             raw = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
             self.received.append(
-                ReceivedRecord(
-                    conn.index, session and session.id, time.monotonic(), "invalid", {}, raw
-                )
+                ReceivedRecord(conn.index, sid, time.monotonic(), "invalid", {}, raw)
             )
             raise
         if (
@@ -275,9 +274,7 @@ class LiveEmulator:
         ):
             return msg
         self.received.append(
-            ReceivedRecord(
-                conn.index, session and session.id, time.monotonic(), msg.kind, msg.message, msg.raw
-            )
+            ReceivedRecord(conn.index, sid, time.monotonic(), msg.kind, msg.message, msg.raw)
         )
         return msg
 

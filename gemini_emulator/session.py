@@ -256,7 +256,7 @@ class LiveSession:
         ev, self._changed = self._changed, asyncio.Event()
         ev.set()
 
-    async def _wait_for(self, pred: Callable[[], T], timeout: float | None) -> T:
+    async def _wait_for(self, pred: Callable[[], T | None], timeout: float | None) -> T:
         async with asyncio.timeout(timeout):
             while True:
                 value = pred()
@@ -649,7 +649,7 @@ class LiveSession:
         )
         if not known:
             logger.warning("emulator {}: functionResponse for unknown call id {!r}", self.id, cid)
-        elif rec.final:
+        elif rec.final and isinstance(cid, str):  # known: it is one of our (string) ids
             self.pending_calls.pop(cid, None)
         self.function_responses.append(rec)
         self._history_tokens += _text_tokens(str(response))
