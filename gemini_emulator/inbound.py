@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from . import protocol as P
-from .audio import resample
-from .recording import ConnectionRecord
-from .session import INPUT_RATE, LiveSession, Utterance
+from .audio import INPUT_RATE, resample
+from .recording import ConnectionRecord, Utterance
+from .session import LiveSession
 
 
 async def _on_audio_blob(
@@ -33,7 +33,7 @@ async def _on_audio_blob(
     conn.audio_bytes += len(pcm)
     if record_audio:
         session.caller_pcm += pcm
-    await session._on_audio(conn, pcm)
+    await session.caller_input.audio(conn, pcm)
 
 
 async def dispatch(
@@ -61,11 +61,11 @@ async def dispatch(
                 "detection is enabled.",
             )
         if "activityStart" in body:
-            await session._on_activity_start()
+            await session.caller_input.activity_start()
         if "activityEnd" in body:
-            session._on_activity_end(conn)
+            session.caller_input.activity_end(conn)
         if body.get("audioStreamEnd"):
-            await session._on_audio_stream_end(conn)
+            await session.caller_input.audio_stream_end(conn)
         if isinstance(body.get("text"), str) and body["text"]:
             session._add_utterance(Utterance("text", conn.index, text=body["text"]))
     elif msg.kind == "clientContent":
