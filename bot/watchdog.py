@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from typing import Any
 
 from loguru import logger
 from pipecat.frames.frames import (
@@ -53,7 +54,7 @@ class CallerWatchdog(FrameProcessor):
         seconds: float | None = DEFAULT_CALLER_GONE_SECONDS,
         on_gone: Callable[[str], None] | None = None,
         connect_seconds: float | None = DEFAULT_CONNECT_SECONDS,
-        **kwargs,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.seconds = seconds
@@ -64,7 +65,7 @@ class CallerWatchdog(FrameProcessor):
         #: Set once the caller was declared gone: why, and after how many silent seconds.
         self.reason: str | None = None
         self.gone_after: float | None = None
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)

@@ -5,7 +5,8 @@ It is a client of the bot, not part of it: nothing in ``bot/`` imports it except
 ``call`` subcommand, which hands its arguments over.
 """
 
-from caller.audio import OutgoingAudio, pcm_rms, resample
-from caller.peer import Caller, CallerError, ReceivedFrame
+from caller.audio import OutgoingAudio, ReceivedFrame, pcm_rms, resample
+from caller.peer import Caller
+from caller.signalling import CallerError
 
 __all__ = ["Caller", "CallerError", "OutgoingAudio", "ReceivedFrame", "pcm_rms", "resample"]

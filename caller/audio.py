@@ -6,7 +6,10 @@ PCM helpers (RMS, resampling through libswresample) and the paced microphone tra
 import asyncio
 import fractions
 import time
+import wave
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 import av
 import numpy as np
@@ -23,6 +26,20 @@ RTVI_LABEL = "rtvi-ai"
 # RTVI protocol version sent in client-ready; kept equal to Pipecat's (a test checks) without
 # importing Pipecat here, which would block the event loop mid-call for a second.
 RTVI_PROTOCOL_VERSION = "2.2.0"
+
+
+@dataclass(frozen=True)
+class ReceivedFrame:
+    """One decoded frame of bot audio."""
+
+    time: float  # time.monotonic() when it was decoded
+    pcm: bytes  # mono int16
+    sample_rate: int
+    rms: float
+
+    @property
+    def seconds(self) -> float:
+        return len(self.pcm) / 2 / self.sample_rate
 
 
 def pcm_rms(pcm: bytes) -> float:
@@ -109,3 +126,28 @@ class OutgoingAudio(MediaStreamTrack):
 
 
 IceServers = Sequence[str | RTCIceServer] | None
+
+
+def read_wav_mono(path: str | Path) -> tuple[bytes, int]:
+    """A 16-bit WAV file as mono int16 PCM (channels averaged) and its sample rate."""
+    with wave.open(str(path), "rb") as w:
+        if w.getsampwidth() != 2:
+            raise ValueError(f"{path}: only 16-bit WAVs are supported")
+        channels, rate = w.getnchannels(), w.getframerate()
+        data = w.readframes(w.getnframes())
+    if channels > 1:
+        arr = np.frombuffer(data, dtype="<i2").reshape(-1, channels).mean(axis=1)
+        data = arr.round().astype("<i2").tobytes()
+    return data, rate
+
+
+def write_wav(path: str | Path, pcm: bytes, rate: int) -> Path:
+    """Write mono int16 PCM to a 16-bit WAV (creating its folder)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm)
+    return path

@@ -9,7 +9,8 @@ from typing import Any
 
 from loguru import logger
 
-from caller.peer import Caller, CallerError
+from caller.peer import Caller
+from caller.signalling import CallerError
 
 
 def describe_page_message(data: dict[str, Any]) -> str | None:

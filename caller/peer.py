@@ -25,17 +25,13 @@ import asyncio
 import contextlib
 import json
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 import uuid
-import wave
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+import av
 from aiortc import (
     MediaStreamTrack,
     RTCConfiguration,
@@ -52,35 +48,16 @@ from caller.audio import (
     RTVI_PROTOCOL_VERSION,
     SEND_RATE,
     OutgoingAudio,
+    ReceivedFrame,
     pcm_rms,
+    read_wav_mono,
     resample,
     to_mono_s16,
+    write_wav,
 )
+from caller.signalling import join_room, post_offer
 
 IceServers = Sequence[str | RTCIceServer] | None
-
-
-class CallerError(RuntimeError):
-    """The server refused the call (HTTP error) or answered something unusable."""
-
-    def __init__(self, message: str, status: int | None = None, detail: Any = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.detail = detail
-
-
-@dataclass(frozen=True)
-class ReceivedFrame:
-    """One decoded frame of bot audio."""
-
-    time: float  # time.monotonic() when it was decoded
-    pcm: bytes  # mono int16
-    sample_rate: int
-    rms: float
-
-    @property
-    def seconds(self) -> float:
-        return len(self.pcm) / 2 / self.sample_rate
 
 
 class Caller:
@@ -213,7 +190,11 @@ class Caller:
             self._new_pc()
         async with asyncio.timeout(timeout):
             await self.pc.setLocalDescription(await self.pc.createOffer())
-            body = {"sdp": self.pc.localDescription.sdp, "type": "offer", "pc_id": self.pc_id}
+            body: dict[str, Any] = {
+                "sdp": self.pc.localDescription.sdp,
+                "type": "offer",
+                "pc_id": self.pc_id,
+            }
             if restart:
                 body["restart_pc"] = True
             answer = await self._post_offer(body)
@@ -242,43 +223,13 @@ class Caller:
 
     async def join(self) -> dict[str, Any]:
         """Exchange the room link for a call ticket (`POST /api/join`)."""
-        status, payload, raw = await self._post_json("/api/join", {"token": self.link_token})
-        if status >= 400 or not isinstance(payload, dict) or "ticket" not in payload:
-            detail = payload.get("detail") if isinstance(payload, dict) else raw[:500]
-            raise CallerError(f"join -> {status}: {detail}", status=status, detail=payload)
-        return payload
-
-    async def _post_json(self, path: str, body: dict[str, Any]) -> tuple[int, Any, bytes]:
-        url = self.base_url + path
-        data = json.dumps(body).encode()
-        headers = {"Content-Type": "application/json"}
-        if self.joined:
-            headers["Authorization"] = f"Bearer {self.joined['ticket']}"
-
-        def post() -> tuple[int, bytes]:
-            req = urllib.request.Request(url, data=data, method="POST", headers=headers)
-            try:
-                with urllib.request.urlopen(req, timeout=30) as resp:
-                    return resp.status, resp.read()
-            except urllib.error.HTTPError as e:
-                return e.code, e.read()
-
-        status, raw = await asyncio.to_thread(post)
-        try:
-            payload = json.loads(raw)
-        except ValueError:
-            payload = None
-        return status, payload, raw
+        return await join_room(self.base_url, self.link_token, self._ticket())
 
     async def _post_offer(self, body: dict[str, Any]) -> dict[str, Any]:
-        url = self.base_url + self.offer_path
-        status, payload, raw = await self._post_json(self.offer_path, body)
-        if status >= 400:
-            detail = payload.get("detail") if isinstance(payload, dict) else raw[:500]
-            raise CallerError(f"POST {url} -> {status}: {detail}", status=status, detail=detail)
-        if not isinstance(payload, dict) or payload.get("type") != "answer" or "sdp" not in payload:
-            raise CallerError(f"POST {url} -> {status}: not an SDP answer: {raw[:200]!r}", status)
-        return payload
+        return await post_offer(self.base_url + self.offer_path, body, self._ticket())
+
+    def _ticket(self) -> str | None:
+        return self.joined["ticket"] if self.joined else None
 
     def _setup_pc(self, pc: RTCPeerConnection) -> None:
         @pc.on("connectionstatechange")
@@ -324,6 +275,8 @@ class Caller:
                 frame = await track.recv()
             except MediaStreamError:
                 return
+            if not isinstance(frame, av.AudioFrame):  # an audio track yields audio frames
+                continue
             pcm = to_mono_s16(frame)
             self.received_frames.append(
                 ReceivedFrame(time.monotonic(), pcm, frame.sample_rate, pcm_rms(pcm))
@@ -345,15 +298,7 @@ class Caller:
 
     async def play_wav(self, path: str | Path) -> None:
         """Queue a 16-bit WAV file (channels are averaged to mono)."""
-        with wave.open(str(path), "rb") as w:
-            if w.getsampwidth() != 2:
-                raise ValueError(f"{path}: only 16-bit WAVs are supported")
-            channels, rate = w.getnchannels(), w.getframerate()
-            data = w.readframes(w.getnframes())
-        if channels > 1:
-            arr = np.frombuffer(data, dtype="<i2").reshape(-1, channels).mean(axis=1)
-            data = arr.round().astype("<i2").tobytes()
-        await self.play(data, rate)
+        await self.play(*read_wav_mono(path))
 
     async def wait_played(self, timeout: float | None = None) -> None:
         """Wait until all queued audio has been handed to the encoder."""
@@ -402,14 +347,7 @@ class Caller:
 
     def save_wav(self, path: str | Path) -> Path:
         """Write the received bot audio to a mono 16-bit WAV."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with wave.open(str(path), "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(self.received_rate)
-            w.writeframes(self.received)
-        return path
+        return write_wav(path, self.received, self.received_rate)
 
     # ----------------------------------------------------------------- data channel
 

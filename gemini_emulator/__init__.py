@@ -10,18 +10,17 @@ Quick start::
 Scripts are ``async def script(s: LiveSession) -> None``; see :mod:`.session`.
 """
 
-from .recording import ConnectionRecord, ReceivedRecord, SentRecord
-from .scripts import SCRIPTS, ToolStep, echo, silent, tool_script
-from .server import LiveEmulator
-from .session import (
+from .recording import (
+    ConnectionRecord,
     FunctionResponseRecord,
-    LiveSession,
-    Script,
-    SessionGone,
+    ReceivedRecord,
+    SentRecord,
     TurnResult,
     Utterance,
-    resample_to_output,
 )
+from .scripts import SCRIPTS, ToolStep, echo, silent, tool_script
+from .server import LiveEmulator
+from .session import LiveSession, Script, SessionGone, resample_to_output
 from .testing import client_env, running_emulator
 from .tls import TlsMaterial, generate_tls, write_ca_bundle
 

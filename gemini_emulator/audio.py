@@ -1,10 +1,13 @@
-"""PCM helpers: resampling, RMS, and a deterministic voice-like test signal."""
+"""PCM helpers: the two rates, resampling, RMS, and a deterministic voice-like signal."""
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["duration", "resample", "rms", "voice_like"]
+__all__ = ["INPUT_RATE", "OUTPUT_RATE", "duration", "resample", "rms", "voice_like"]
+
+INPUT_RATE = 16000  # caller audio, as the Live API takes it (other rates are resampled)
+OUTPUT_RATE = 24000  # model audio, as the Live API sends it
 
 
 def duration(pcm: bytes, rate: int) -> float:

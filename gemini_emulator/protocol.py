@@ -116,8 +116,9 @@ def parse_client_message(data: str | bytes) -> ClientMessage:
         text = data.decode("utf-8") if isinstance(data, bytes | bytearray) else data
         raw = json.loads(text)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        problem = e.msg if isinstance(e, json.JSONDecodeError) else e.reason
         raise ProtocolError(
-            CLOSE_INVALID_ARGUMENT, f"Invalid JSON payload received. {e.msg}."
+            CLOSE_INVALID_ARGUMENT, f"Invalid JSON payload received. {problem}."
         ) from None
     if not isinstance(raw, dict):
         raise ProtocolError(

@@ -1,4 +1,5 @@
-"""What the emulator saw and did: per-message and per-connection records."""
+"""What the emulator saw and did: per-message and per-connection records, and what a
+script reads of its session (caller utterances, function responses, model turns)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,20 @@ from typing import TYPE_CHECKING, Any, Literal
 from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
+from .audio import INPUT_RATE
 from .protocol import encode
 
 if TYPE_CHECKING:
     from websockets.asyncio.server import ServerConnection
 
-__all__ = ["ConnectionRecord", "ReceivedRecord", "SentRecord"]
+__all__ = [
+    "ConnectionRecord",
+    "FunctionResponseRecord",
+    "ReceivedRecord",
+    "SentRecord",
+    "TurnResult",
+    "Utterance",
+]
 
 
 @dataclass(frozen=True)
@@ -117,3 +126,94 @@ class ConnectionRecord:
         self.closing = True
         self.close_code, self.close_reason, self.closed_by = code, reason, "server"
         await self.ws.close(code, reason)
+
+
+@dataclass
+class Utterance:
+    """One unit of caller input.
+
+    ``kind`` is ``"audio"`` (VAD or manual activity window; ``pcm`` is 16 kHz int16),
+    ``"text"`` (``realtimeInput.text``) or ``"client_content"`` (a ``clientContent``
+    with ``turnComplete``; ``text`` joins its text parts).
+    """
+
+    kind: Literal["audio", "text", "client_content"]
+    connection: int
+    pcm: bytes = b""
+    text: str | None = None
+    started_at: float = field(default_factory=time.monotonic)
+    ended_at: float = field(default_factory=time.monotonic)
+    #: True if it started while the model was speaking (a barge-in).
+    barge_in: bool = False
+    turns: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def duration(self) -> float:
+        return len(self.pcm) / 2 / INPUT_RATE
+
+
+@dataclass
+class FunctionResponseRecord:
+    """One ``functionResponses[]`` entry received from the client.
+
+    ``scheduling`` is the FunctionResponse field if set, else ``response["scheduling"]``;
+    both raw places are kept.  ``known`` is False if the session did not know the id
+    (never issued, or forgotten by resuming from an older handle).
+    """
+
+    id: str | None
+    name: str | None
+    response: dict[str, Any]
+    will_continue: bool
+    scheduling: str | None
+    scheduling_field: str | None
+    response_scheduling: str | None
+    connection: int
+    session: str
+    t: float
+    known: bool
+    raw: dict[str, Any]
+
+    @property
+    def final(self) -> bool:
+        return not self.will_continue
+
+    @classmethod
+    def of(
+        cls, fr: dict[str, Any], connection: int, session: str, *, known: bool
+    ) -> FunctionResponseRecord:
+        """The record of one received ``functionResponses[]`` entry ``fr``."""
+        response = fr.get("response")
+        if not isinstance(response, dict):
+            response = {} if response is None else {"output": response}
+        sched_field = fr.get("scheduling")
+        sched_resp = response.get("scheduling")
+        return cls(
+            id=fr.get("id"),
+            name=fr.get("name"),
+            response=response,
+            will_continue=bool(fr.get("willContinue", False)),
+            scheduling=sched_field or (sched_resp if isinstance(sched_resp, str) else None),
+            scheduling_field=sched_field,
+            response_scheduling=sched_resp if isinstance(sched_resp, str) else None,
+            connection=connection,
+            session=session,
+            t=time.monotonic(),
+            known=known,
+            raw=fr,
+        )
+
+
+@dataclass
+class TurnResult:
+    """Outcome of :meth:`LiveSession.say` (truthy when the turn completed)."""
+
+    text: str
+    audio_seconds: float
+    completed: bool = False
+    interrupted: bool = False
+    disconnected: bool = False
+    connection: int = -1
+
+    def __bool__(self) -> bool:
+        return self.completed

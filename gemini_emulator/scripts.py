@@ -8,14 +8,8 @@ from typing import Any
 
 from loguru import logger
 
-from .session import (
-    FunctionResponseRecord,
-    LiveSession,
-    Script,
-    SessionGone,
-    Utterance,
-    resample_to_output,
-)
+from .recording import FunctionResponseRecord, Utterance
+from .session import LiveSession, Script, SessionGone, resample_to_output
 
 __all__ = ["SCRIPTS", "ToolStep", "echo", "silent", "tool_script"]
 

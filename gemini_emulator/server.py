@@ -1,4 +1,9 @@
-"""The emulator's TLS WebSocket server (BidiGenerateContent)."""
+"""The emulator's TLS WebSocket server (BidiGenerateContent).
+
+It owns the sockets: the handshake (path, API key), `setup` and resumption by
+handle, the records of everything received and sent, and each session's script.
+What a message means for its session once read is `inbound`'s business.
+"""
 
 from __future__ import annotations
 
@@ -15,14 +20,13 @@ from urllib.parse import parse_qs, urlsplit
 from loguru import logger
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
-from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
-from websockets.protocol import State
 
 from . import protocol as P
-from .audio import resample
+from .inbound import dispatch
+from .pings import delayed_pong_connection
 from .recording import ConnectionRecord, ReceivedRecord, SentRecord
-from .session import INPUT_RATE, LiveSession, Script, SessionGone, Utterance
+from .session import LiveSession, Script, SessionGone
 from .tls import TlsMaterial, generate_tls
 
 __all__ = ["LiveEmulator"]
@@ -38,40 +42,6 @@ UNKNOWN_HANDLE_REASON = (
 RESUME_WHILE_OPEN_REASON = (
     "The session is still active on another connection. Close it before resuming."
 )
-
-
-def _connection_class(get_delay: Callable[[], float]) -> type[ServerConnection]:
-    """A ServerConnection whose pongs are delayed by ``get_delay()`` seconds.
-
-    websockets answers pings inside the sans-I/O protocol (``recv_frame``); we wrap that
-    method on the protocol instance so a PING is recorded and answered later.
-    """
-
-    class DelayedPongConnection(ServerConnection):
-        pings = 0
-
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            original = self.protocol.recv_frame
-
-            def recv_frame(frame: Frame) -> None:
-                if frame.opcode is Opcode.PING:
-                    self.pings += 1
-                    delay = get_delay()
-                    if delay > 0:
-                        self.protocol.events.append(frame)
-                        self.loop.call_later(delay, self._send_pong, bytes(frame.data))
-                        return
-                original(frame)
-
-            self.protocol.recv_frame = recv_frame  # type: ignore[method-assign]
-
-        def _send_pong(self, data: bytes) -> None:
-            if self.protocol.state is State.OPEN:
-                self.protocol.send_pong(data)
-                self.send_data()
-
-    return DelayedPongConnection
 
 
 class LiveEmulator:
@@ -144,7 +114,7 @@ class LiveEmulator:
             self._requested_port,
             ssl=self.tls.server_context(),
             process_request=self._process_request,
-            create_connection=_connection_class(lambda: self.pong_delay),
+            create_connection=delayed_pong_connection(lambda: self.pong_delay),
             ping_interval=None,
             max_size=32 * 2**20,
             close_timeout=2,
@@ -258,14 +228,13 @@ class LiveEmulator:
     def _record(
         self, conn: ConnectionRecord, session: LiveSession | None, data: str | bytes
     ) -> P.ClientMessage:
+        sid = session.id if session is not None else None
         try:
             msg = P.parse_client_message(data)
         except P.ProtocolError:
             raw = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
             self.received.append(
-                ReceivedRecord(
-                    conn.index, session and session.id, time.monotonic(), "invalid", {}, raw
-                )
+                ReceivedRecord(conn.index, sid, time.monotonic(), "invalid", {}, raw)
             )
             raise
         if (
@@ -275,9 +244,7 @@ class LiveEmulator:
         ):
             return msg
         self.received.append(
-            ReceivedRecord(
-                conn.index, session and session.id, time.monotonic(), msg.kind, msg.message, msg.raw
-            )
+            ReceivedRecord(conn.index, sid, time.monotonic(), msg.kind, msg.message, msg.raw)
         )
         return msg
 
@@ -321,7 +288,7 @@ class LiveEmulator:
             session = await self._on_setup(conn, msg)
             async for data in ws:
                 msg = self._record(conn, session, data)
-                await self._dispatch(session, conn, msg)
+                await dispatch(session, conn, msg, record_audio=self.record_audio)
         except P.ProtocolError as e:
             logger.info("emulator: closing connection {}: {} {}", conn.index, e.code, e.reason)
             await conn.close(e.code, e.reason)
@@ -413,73 +380,3 @@ class LiveEmulator:
         except Exception as e:
             session.script_error = e
             logger.exception("emulator script for {} failed", session.id)
-
-    async def _on_audio_blob(
-        self, session: LiveSession, conn: ConnectionRecord, blob: dict[str, Any]
-    ) -> None:
-        mime = str(blob.get("mimeType") or "")
-        if not mime.startswith("audio/"):
-            return  # video/image frames: recorded only
-        pcm = P.b64decode(str(blob.get("data") or ""))
-        rate = INPUT_RATE
-        for param in mime.split(";")[1:]:
-            k, _, v = param.strip().partition("=")
-            if k == "rate" and v.isdigit():
-                rate = int(v)
-        if rate != INPUT_RATE:
-            pcm = resample(pcm, rate, INPUT_RATE)
-        conn.audio_bytes += len(pcm)
-        if self.record_audio:
-            session.caller_pcm += pcm
-        await session._on_audio(conn, pcm)
-
-    async def _dispatch(
-        self, session: LiveSession, conn: ConnectionRecord, msg: P.ClientMessage
-    ) -> None:
-        body = msg.body
-        if msg.kind == "setup":
-            raise P.ProtocolError(
-                P.CLOSE_INVALID_ARGUMENT,
-                "Invalid request: setup may only be sent once per connection.",
-            )
-        if msg.kind == "realtimeInput":
-            if isinstance(body.get("audio"), dict):
-                await self._on_audio_blob(session, conn, body["audio"])
-            for blob in body.get("mediaChunks") or []:
-                if isinstance(blob, dict):
-                    await self._on_audio_blob(session, conn, blob)
-            manual_keys = [k for k in ("activityStart", "activityEnd") if k in body]
-            if manual_keys and session.automatic_activity_detection:
-                raise P.ProtocolError(
-                    P.CLOSE_INVALID_ARGUMENT,
-                    "Explicit activity control is not supported when automatic activity "
-                    "detection is enabled.",
-                )
-            if "activityStart" in body:
-                await session._on_activity_start()
-            if "activityEnd" in body:
-                session._on_activity_end(conn)
-            if body.get("audioStreamEnd"):
-                await session._on_audio_stream_end(conn)
-            if isinstance(body.get("text"), str) and body["text"]:
-                session._add_utterance(Utterance("text", conn.index, text=body["text"]))
-        elif msg.kind == "clientContent":
-            turns = body.get("turns") or []
-            if isinstance(turns, dict):
-                turns = [turns]
-            session.client_turns.extend(turns)
-            if body.get("turnComplete"):
-                text = "".join(
-                    str(p.get("text", ""))
-                    for t in turns[-1:]
-                    for p in (t.get("parts") or [])
-                    if isinstance(p, dict)
-                )
-                await session._interrupt()
-                session._add_utterance(
-                    Utterance("client_content", conn.index, text=text, turns=list(turns))
-                )
-        elif msg.kind == "toolResponse":
-            for fr in body.get("functionResponses") or []:
-                if isinstance(fr, dict):
-                    session._on_function_response(conn, fr)

@@ -9,6 +9,9 @@ waits for their responses (:meth:`LiveSession.tool_response`).
 Sends made while the session has no open socket (after ``goAway``/close and before
 the client resumes) wait for the resumed socket, up to ``reconnect_timeout`` seconds,
 then raise :class:`SessionGone`.
+
+Parts live beside it: the caller's audio becoming utterances (`caller_input`), a
+model turn on the wire (`model_turn`), and the records a script reads (`recording`).
 """
 
 from __future__ import annotations
@@ -16,35 +19,25 @@ from __future__ import annotations
 import asyncio
 import itertools
 import math
-import re
 import secrets
-import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from loguru import logger
 from websockets.exceptions import ConnectionClosed
 
 from . import protocol as P
-from .audio import resample, voice_like
-from .recording import ConnectionRecord
-from .vad import EnergyVad, VadConfig
+from .audio import INPUT_RATE, OUTPUT_RATE, resample, voice_like
+from .caller_input import CallerInput
+from .model_turn import ModelTurn
+from .recording import ConnectionRecord, FunctionResponseRecord, TurnResult, Utterance
+from .vad import VadConfig
 
-__all__ = [
-    "FunctionResponseRecord",
-    "LiveSession",
-    "Script",
-    "SessionGone",
-    "TurnResult",
-    "Utterance",
-]
+__all__ = ["LiveSession", "Script", "SessionGone", "resample_to_output"]
 
 Script = Callable[["LiveSession"], Awaitable[None]]
 T = TypeVar("T")
 
-INPUT_RATE = 16000
-OUTPUT_RATE = 24000
 AUDIO_TOKENS_PER_SECOND = 25
 _call_ids = itertools.count(1)
 _session_ids = itertools.count(1)
@@ -52,94 +45,6 @@ _session_ids = itertools.count(1)
 
 class SessionGone(Exception):
     """The session has no socket and none came back in time (or it has ended)."""
-
-
-@dataclass
-class Utterance:
-    """One unit of caller input.
-
-    ``kind`` is ``"audio"`` (VAD or manual activity window; ``pcm`` is 16 kHz int16),
-    ``"text"`` (``realtimeInput.text``) or ``"client_content"`` (a ``clientContent``
-    with ``turnComplete``; ``text`` joins its text parts).
-    """
-
-    kind: Literal["audio", "text", "client_content"]
-    connection: int
-    pcm: bytes = b""
-    text: str | None = None
-    started_at: float = field(default_factory=time.monotonic)
-    ended_at: float = field(default_factory=time.monotonic)
-    #: True if it started while the model was speaking (a barge-in).
-    barge_in: bool = False
-    turns: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def duration(self) -> float:
-        return len(self.pcm) / 2 / INPUT_RATE
-
-
-@dataclass
-class FunctionResponseRecord:
-    """One ``functionResponses[]`` entry received from the client.
-
-    ``scheduling`` is the FunctionResponse field if set, else ``response["scheduling"]``;
-    both raw places are kept.  ``known`` is False if the session did not know the id
-    (never issued, or forgotten by resuming from an older handle).
-    """
-
-    id: str | None
-    name: str | None
-    response: dict[str, Any]
-    will_continue: bool
-    scheduling: str | None
-    scheduling_field: str | None
-    response_scheduling: str | None
-    connection: int
-    session: str
-    t: float
-    known: bool
-    raw: dict[str, Any]
-
-    @property
-    def final(self) -> bool:
-        return not self.will_continue
-
-
-@dataclass
-class TurnResult:
-    """Outcome of :meth:`LiveSession.say` (truthy when the turn completed)."""
-
-    text: str
-    audio_seconds: float
-    completed: bool = False
-    interrupted: bool = False
-    disconnected: bool = False
-    connection: int = -1
-
-    def __bool__(self) -> bool:
-        return self.completed
-
-
-@dataclass
-class _ModelTurn:
-    conn: ConnectionRecord
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    stop: asyncio.Event = field(default_factory=asyncio.Event)
-    interrupted: bool = False
-
-    async def sleep(self, seconds: float) -> None:
-        """Sleep, waking early on interruption."""
-        if seconds <= 0:
-            return
-        try:
-            await asyncio.wait_for(self.stop.wait(), seconds)
-        except TimeoutError:
-            pass
-
-
-def _words(text: str) -> list[str]:
-    """Split into transcription pieces the way Gemini streams them (leading spaces)."""
-    return re.findall(r"\s*\S+", text)
 
 
 def _text_tokens(text: str) -> int:
@@ -190,13 +95,11 @@ class LiveSession:
 
         self._utt_read = 0
         self._bg_tasks: set[asyncio.Task[Any]] = set()
-        self._turn: _ModelTurn | None = None
+        self._turn: ModelTurn | None = None
         self._turn_lock = asyncio.Lock()
         self._changed = asyncio.Event()
-        self._vad = EnergyVad(self.vad_config)
-        self._utt_start: float | None = None
-        self._utt_barge = False
-        self._manual: bytearray | None = None
+        #: The current socket's caller audio and activity marks, becoming utterances.
+        self.caller_input = self._new_input()
         self._history_tokens = _text_tokens(self._system_text())
         self._prompt_audio_tokens = 0
 
@@ -256,7 +159,7 @@ class LiveSession:
         ev, self._changed = self._changed, asyncio.Event()
         ev.set()
 
-    async def _wait_for(self, pred: Callable[[], T], timeout: float | None) -> T:
+    async def _wait_for(self, pred: Callable[[], T | None], timeout: float | None) -> T:
         async with asyncio.timeout(timeout):
             while True:
                 value = pred()
@@ -333,44 +236,22 @@ class LiveSession:
                 )
             )
             pcm = pcm[: len(pcm) // 2 * 2]
-            total = len(pcm) / 2 / OUTPUT_RATE
             result = TurnResult(text=text, audio_seconds=0.0, connection=conn.index)
-            turn = _ModelTurn(conn)
+            turn = ModelTurn(conn)
             self._turn = turn
             self._notify()
             try:
                 await self._resumption_update(conn)
                 if transcribe_input:
                     await conn.send(P.server_content(inputTranscription={"text": transcribe_input}))
-                step = max(2, OUTPUT_RATE * self.chunk_ms // 1000 * 2)
-                chunks = [pcm[i : i + step] for i in range(0, len(pcm), step)]
-                words = _words(text)
-                said = 0
-                t0 = asyncio.get_running_loop().time()
-                for i, chunk in enumerate(chunks):
-                    async with turn.lock:
-                        if turn.interrupted:
-                            break
-                        await conn.send(
-                            P.server_content(modelTurn={"parts": [P.audio_part(chunk)]})
-                        )
-                        result.audio_seconds += len(chunk) / 2 / OUTPUT_RATE
-                        due = math.ceil((i + 1) * len(words) / len(chunks))
-                        if due > said:
-                            piece = "".join(words[said:due])
-                            said = due
-                            await conn.send(P.server_content(outputTranscription={"text": piece}))
-                    if self.stream_rate > 0:
-                        now = asyncio.get_running_loop().time()
-                        await turn.sleep(t0 + result.audio_seconds / self.stream_rate - now)
-                async with turn.lock:
-                    if not turn.interrupted:
-                        if said < len(words):
-                            piece = "".join(words[said:])
-                            await conn.send(P.server_content(outputTranscription={"text": piece}))
-                        await conn.send(P.server_content(generationComplete=True))
-                if self.wait_for_playback and not turn.interrupted:
-                    await turn.sleep(t0 + total - asyncio.get_running_loop().time())
+                await turn.stream(
+                    pcm,
+                    text,
+                    result,
+                    chunk_ms=self.chunk_ms,
+                    stream_rate=self.stream_rate,
+                    wait_for_playback=self.wait_for_playback,
+                )
                 result.interrupted = turn.interrupted
                 # usage: this turn's output joins the context
                 out_tokens = math.ceil(result.audio_seconds * AUDIO_TOKENS_PER_SECOND)
@@ -533,9 +414,7 @@ class LiveSession:
                 self.pending_calls.pop(cid, None)
         conn.session_id = self.id
         self.connections.append(conn)
-        self._vad = EnergyVad(self.vad_config)
-        self._utt_start = None
-        self._manual = None
+        self.caller_input = self._new_input()
         self._notify()
 
     def _detached(self) -> None:
@@ -547,18 +426,7 @@ class LiveSession:
 
     async def _interrupt(self) -> bool:
         turn = self._turn
-        if turn is None or turn.interrupted:
-            return False
-        async with turn.lock:
-            if turn.interrupted:
-                return False
-            turn.interrupted = True
-            try:
-                await turn.conn.send(P.server_content(interrupted=True))
-            except ConnectionClosed:
-                pass
-        turn.stop.set()
-        return True
+        return await turn.interrupt() if turn is not None else False
 
     def _add_utterance(self, utt: Utterance) -> None:
         self.utterances.append(utt)
@@ -576,83 +444,31 @@ class LiveSession:
         )
         self._notify()
 
+    def _new_input(self) -> CallerInput:
+        return CallerInput(
+            self.vad_config,
+            automatic=self.automatic_activity_detection,
+            speech_started=self._on_speech_start,
+            utterance=self._add_utterance,
+            model_speaking=lambda: self.model_speaking,
+        )
+
     async def _on_speech_start(self) -> None:
-        self._utt_start = time.monotonic()
-        self._utt_barge = self._turn is not None
         if self.barge_in_enabled:
             await self._interrupt()
-
-    async def _on_audio(self, conn: ConnectionRecord, pcm: bytes) -> None:
-        if not self.automatic_activity_detection:
-            if self._manual is not None:
-                self._manual += pcm
-            return
-        for ev in self._vad.feed(pcm):
-            await self._on_vad_event(conn, ev.kind, ev.pcm)
-
-    async def _on_vad_event(self, conn: ConnectionRecord, kind: str, pcm: bytes) -> None:
-        if kind == "start":
-            await self._on_speech_start()
-        else:
-            self._end_audio_utterance(conn, pcm)
-
-    def _end_audio_utterance(self, conn: ConnectionRecord, pcm: bytes) -> None:
-        self._add_utterance(
-            Utterance(
-                "audio",
-                conn.index,
-                pcm=pcm,
-                started_at=self._utt_start or time.monotonic(),
-                barge_in=self._utt_barge,
-            )
-        )
-        self._utt_start = None
-
-    async def _on_audio_stream_end(self, conn: ConnectionRecord) -> None:
-        if self.automatic_activity_detection:
-            for ev in self._vad.flush():
-                await self._on_vad_event(conn, ev.kind, ev.pcm)
-
-    async def _on_activity_start(self) -> None:
-        self._manual = bytearray()
-        await self._on_speech_start()
-
-    def _on_activity_end(self, conn: ConnectionRecord) -> None:
-        if self._manual is None:
-            return
-        pcm, self._manual = bytes(self._manual), None
-        self._end_audio_utterance(conn, pcm)
 
     def _on_function_response(
         self, conn: ConnectionRecord, fr: dict[str, Any]
     ) -> FunctionResponseRecord:
-        response = fr.get("response")
-        if not isinstance(response, dict):
-            response = {} if response is None else {"output": response}
-        sched_field = fr.get("scheduling")
-        sched_resp = response.get("scheduling")
         cid = fr.get("id")
         known = cid in self.known_call_ids
-        rec = FunctionResponseRecord(
-            id=cid,
-            name=fr.get("name"),
-            response=response,
-            will_continue=bool(fr.get("willContinue", False)),
-            scheduling=sched_field or (sched_resp if isinstance(sched_resp, str) else None),
-            scheduling_field=sched_field,
-            response_scheduling=sched_resp if isinstance(sched_resp, str) else None,
-            connection=conn.index,
-            session=self.id,
-            t=time.monotonic(),
-            known=known,
-            raw=fr,
-        )
+        rec = FunctionResponseRecord.of(fr, conn.index, self.id, known=known)
         if not known:
             logger.warning("emulator {}: functionResponse for unknown call id {!r}", self.id, cid)
-        elif rec.final:
+        elif rec.final and isinstance(cid, str):  # known: it is one of our (string) ids
             self.pending_calls.pop(cid, None)
         self.function_responses.append(rec)
-        self._history_tokens += _text_tokens(str(response))
+        self._history_tokens += _text_tokens(str(rec.response))
         self._notify()
         return rec
 

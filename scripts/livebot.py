@@ -1,15 +1,16 @@
 """./livebot: one entry point that installs what it needs, then runs the project.
 
     ./livebot serve            run the bot server (http://localhost:7860)
-    ./livebot test [ARGS...]   install the test packages, rebuild the call page, lint, check
-                               the Dockerfiles and compose files, pip-audit the locked
-                               dependencies, then the test suite; ARGS go to pytest. Fails if
-                               any of these fails, or if the page that web/ builds differs
-                               from the committed bot/web/dist (LIVEBOT_NO_LINT=1 skips lint)
+    ./livebot test [ARGS...]   install the test packages, rebuild the call page, lint,
+                               type-check (mypy), check the Dockerfiles and compose files,
+                               pip-audit the locked dependencies, then the test suite; ARGS
+                               go to pytest. Fails if any of these fails, or if the page that
+                               web/ builds differs from the committed bot/web/dist
+                               (LIVEBOT_NO_LINT=1 skips lint)
     ./livebot test --quick [ARGS...]
-                               the same, but the page build, the deployment checks and
-                               pip-audit run only if what they read changed since they
-                               last passed; for a developer's edit-test loop (CI runs
+                               the same, but the page build, the type check, the deployment
+                               checks and pip-audit run only if what they read changed since
+                               they last passed; for a developer's edit-test loop (CI runs
                                the full command)
     ./livebot lint             ruff check + ruff format --check
     ./livebot format           ruff format + ruff check --fix
@@ -89,6 +90,15 @@ def _lint(uv: Path) -> int:
     if rc or rc2:
         say("lint failed (./livebot format fixes formatting and the auto-fixable findings)")
     return rc or rc2
+
+
+def _typecheck(uv: Path) -> int:
+    """mypy over the packages `[tool.mypy]` in pyproject.toml names (bot/, tools/, ...)."""
+    say("mypy (the packages [tool.mypy] files names in pyproject.toml)")
+    rc = _run([uv, "run", "--no-sync", "mypy"])
+    if rc:
+        say("the type check failed: fix the errors above (`.venv/bin/mypy` runs it alone)")
+    return rc
 
 
 # A stand-in .env for validating docker-compose.yml: the secrets it requires, test values.
@@ -222,6 +232,10 @@ CHECK_INPUTS = {
              "bot/web/dist"],
     "deploy": ["Dockerfile", "docker-compose.yml", "deploy", ".dockerignore"],
     "audit": ["uv.lock"],
+    # mypy's `files` (pyproject.toml [tool.mypy]), its configuration, and the locked
+    # versions of the libraries whose types it checks against.
+    "types": ["bot/**/*.py", "tools/**/*.py", "caller/**/*.py", "gemini_emulator/**/*.py",
+              "testkit/**/*.py", "pyproject.toml", "uv.lock"],
 }  # fmt: skip
 STAMPS = Path(os.environ.get("LIVEBOT_TOOLS") or ROOT / ".tools") / "stamps"
 
@@ -230,7 +244,12 @@ def _digest(check: str) -> str:
     h = hashlib.sha256()
     for top in CHECK_INPUTS[check]:
         path = ROOT / top
-        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        if "*" in top:  # a glob: the files it matches (one added or removed changes it)
+            files = sorted(p for p in ROOT.glob(top) if p.is_file())
+        elif path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.is_file())
+        else:
+            files = [path]
         for f in files:
             h.update(os.fspath(f.relative_to(ROOT)).encode() + b"\0")
             h.update(f.read_bytes() if f.is_file() else b"(missing)")
@@ -264,6 +283,8 @@ def cmd_test(args: list[str]) -> int:
     uv = _uv_synced()
     if not os.environ.get("LIVEBOT_NO_LINT") and _lint(uv):
         problems.append("lint failed (see above)")
+    if "types" not in skipped and _passed("types", _typecheck(uv)):
+        problems.append("the type check (mypy) failed (see above)")
     if "deploy" not in skipped and _passed("deploy", _check_deploy(uv)):
         problems.append("the Dockerfile/compose check failed (see above)")
     if "audit" not in skipped:

@@ -326,12 +326,12 @@ def argument_problems(schema: dict[str, Any], value: Any, path: str = "") -> lis
             f"{hi if hi is not None else 'inf'})"
         ]
     problems: list[str] = []
-    if kind == "array":
+    if kind == "array" and isinstance(value, list):
         if len(value) < schema.get("minItems", 0) or len(value) > schema.get("maxItems", 1e18):
             problems.append(f"{where} has {len(value)} items")
         for i, item in enumerate(value):
             problems += argument_problems(schema.get("items", {}), item, f"{path}[{i}]")
-    if kind == "object":
+    if kind == "object" and isinstance(value, dict):
         props = schema.get("properties", {})
         prefix = f"{path}." if path else ""
         for name in schema.get("required", []):

@@ -23,7 +23,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from types import ModuleType
-from typing import Any
 
 GROUP = "livebot.tools"
 
@@ -46,8 +45,9 @@ class PackageSource:
     def builtin(self) -> bool:
         return self.entry_point is None
 
-    def toolset_factory(self) -> Callable[..., Any]:
-        """Import the package; its `toolset(ctx)` function. Raises `PackageLoadError`."""
+    def toolset_factory(self) -> Callable[..., object]:
+        """Import the package; its `toolset(ctx)` function (what it returns is a third
+        party's, checked by the caller). Raises `PackageLoadError`."""
         if self.module is not None:
             return _factory(importlib.import_module(self.module), self)
         assert self.entry_point is not None
@@ -127,7 +127,7 @@ def discover() -> Discovered:
     return Discovered(packages, clashes)
 
 
-def _factory(loaded: object, source: PackageSource) -> Callable[..., Any]:
+def _factory(loaded: object, source: PackageSource) -> Callable[..., object]:
     target = getattr(loaded, "toolset", None) if isinstance(loaded, ModuleType) else loaded
     if not callable(target):
         what = "module has no toolset() function" if isinstance(loaded, ModuleType) else ""

@@ -6,6 +6,7 @@ is reported the same way: the variable, its bad value, and what to set it to.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import TypeVar
@@ -14,7 +15,11 @@ _E = TypeVar("_E", bound=StrEnum)
 
 
 class EnvReader:
-    """Reads typed values from a mapping and remembers every problem."""
+    """Reads typed values from a mapping and remembers every problem.
+
+    The methods are named after the types they read, so inside the class `str` is
+    the method: annotations after it say `builtins.str`.
+    """
 
     def __init__(self, env: Mapping[str, str]):
         self.env = env
@@ -26,7 +31,7 @@ class EnvReader:
             return default
         return value.strip()
 
-    def int(self, name: str, default: int | None, *, lo: int, hi: int) -> int | None:
+    def int(self, name: builtins.str, default: int | None, *, lo: int, hi: int) -> int | None:
         raw = self.str(name)
         if raw is None:
             return default
@@ -40,7 +45,7 @@ class EnvReader:
             return default
         return value
 
-    def float(self, name: str, default: float, *, lo: float, hi: float) -> float:
+    def float(self, name: builtins.str, default: float, *, lo: float, hi: float) -> float:
         raw = self.str(name)
         if raw is None:
             return default
@@ -54,7 +59,7 @@ class EnvReader:
             return default
         return value
 
-    def bool(self, name: str, default: bool) -> bool:
+    def bool(self, name: builtins.str, default: bool) -> bool:
         raw = self.str(name)
         if raw is None:
             return default
@@ -65,7 +70,7 @@ class EnvReader:
         self.problems.append(f"{name}={raw!r} is not a yes/no value: set it to true or false.")
         return default
 
-    def choice(self, name: str, enum: type[_E], default: _E | None) -> _E | None:
+    def choice(self, name: builtins.str, enum: type[_E], default: _E | None) -> _E | None:
         raw = self.str(name)
         if raw is None:
             return default

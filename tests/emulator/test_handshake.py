@@ -119,9 +119,10 @@ async def test_first_message_must_be_setup(emulator: LiveEmulator) -> None:
 
 
 @pytest.mark.parametrize(
-    "payload", ["{not json", json.dumps({"bogusMessage": {}}), json.dumps([1, 2])]
+    "payload",
+    ["{not json", json.dumps({"bogusMessage": {}}), json.dumps([1, 2]), b"\xff\xfe not UTF-8"],
 )
-async def test_malformed_message_closes_1007(emulator: LiveEmulator, payload: str) -> None:
+async def test_malformed_message_closes_1007(emulator: LiveEmulator, payload: str | bytes) -> None:
     async with raw_ws(emulator) as ws:
         await ws.send(json.dumps({"setup": {"model": MODEL}}))
         first = await ws.recv()

@@ -459,3 +459,27 @@ def test_a_local_model_naming_an_undefined_type_names_the_tool():
         @tool
         async def wrap(o: Outer) -> None:
             """Wrap."""
+
+
+def test_the_tool_api_keeps_one_import_path():
+    """The API lives in several modules by idea; tool packages and the README import
+    every public name from `tools.api`, and the names there are the modules' own."""
+    import tools.api
+    from tools import context, decorator, definition, outcomes
+
+    names = {
+        "tool": decorator,
+        "Tool": definition,
+        "Handler": definition,
+        "describe_validation_error": definition,
+        "CallContext": context,
+        "ProgressSender": context,
+        "Behavior": outcomes,
+        "Scheduling": outcomes,
+        "Result": outcomes,
+        "ToolError": outcomes,
+        "Outcome": outcomes,
+    }
+    for name, module in names.items():
+        assert getattr(tools.api, name) is getattr(module, name), name
+    assert set(names) | {"DeclarationError"} == set(tools.api.__all__)

@@ -18,6 +18,7 @@ import hashlib
 import re
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
+from types import TracebackType
 from typing import Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
@@ -115,15 +116,22 @@ class CalendarBackend(Protocol):
     async def close(self) -> None: ...
 
 
+@runtime_checkable
+class ExclusiveBackend(Protocol):
+    """A backend with its own cross-process lock over several steps (the local file)."""
+
+    def exclusive(self) -> contextlib.AbstractAsyncContextManager[None]: ...
+
+
 class ChangeLock:
     """The tools' "one change at a time": an `asyncio.Lock`, plus the backend's own
     cross-process lock when it has one (`exclusive()`, the local file), so a conflict
     check and the write it allows are one step across processes too."""
 
-    def __init__(self, backend: object):
+    def __init__(self, backend: CalendarBackend):
         self._lock = asyncio.Lock()
-        self._exclusive = getattr(backend, "exclusive", None)
-        self._held: contextlib.AbstractAsyncContextManager | None = None
+        self._exclusive = backend.exclusive if isinstance(backend, ExclusiveBackend) else None
+        self._held: contextlib.AbstractAsyncContextManager[None] | None = None
 
     async def __aenter__(self) -> None:
         await self._lock.acquire()
@@ -136,11 +144,16 @@ class ChangeLock:
                 raise
             self._held = held
 
-    async def __aexit__(self, *exc: object) -> None:
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         held, self._held = self._held, None
         try:
             if held is not None:
-                await held.__aexit__(*exc)
+                await held.__aexit__(exc_type, exc, tb)
         finally:
             self._lock.release()
 
@@ -194,15 +207,20 @@ def write_vevent(ve: icalendar.Event, event: Event) -> None:
         ve.add("sequence", sequence + 1)
 
 
-def master_vevent(components: list, uid: str) -> icalendar.Event | None:
+def master_vevent(components: list[icalendar.Component], uid: str) -> icalendar.Event | None:
     """The VEVENT with this uid that is not a recurrence override."""
     for comp in components:
-        if comp.name == "VEVENT" and is_event(comp, uid) and "RECURRENCE-ID" not in comp:
+        # icalendar parses every VEVENT into an `icalendar.Event`.
+        if (
+            isinstance(comp, icalendar.Event)
+            and is_event(comp, uid)
+            and "RECURRENCE-ID" not in comp
+        ):
             return comp
     return None
 
 
-def is_event(comp: icalendar.Event, uid: str) -> bool:
+def is_event(comp: icalendar.Component, uid: str) -> bool:
     """Whether the VEVENT belongs to the event with this id (see `event_id`)."""
     return event_id(str(comp.get("uid"))) == uid
 
@@ -225,8 +243,10 @@ def _aware(value: date | datetime, tz: ZoneInfo) -> datetime:
     return value
 
 
-def from_vevent(ve: icalendar.Event, tz: ZoneInfo) -> Event | None:
-    """The VEVENT as an `Event`, or None if it has no usable start."""
+def from_vevent(ve: icalendar.Component, tz: ZoneInfo) -> Event | None:
+    """The VEVENT as an `Event`, or None if it has no usable start (or is no VEVENT)."""
+    if not isinstance(ve, icalendar.Event):
+        return None
     try:
         start_value = ve.start
     except Exception:

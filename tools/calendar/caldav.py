@@ -10,12 +10,14 @@ is created if it has none). Recurring events are listed one instance each.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-import caldav
+from caldav.calendarobjectresource import CalendarObjectResource
+from caldav.collection import Calendar
+from caldav.davclient import DAVClient
 from caldav.lib import error as caldav_error
 from loguru import logger
 
@@ -30,6 +32,15 @@ from tools.calendar.backend import (
 )
 
 T = TypeVar("T")
+
+
+def _sync(result: T | Coroutine[Any, Any, T]) -> T:
+    """A result of caldav's synchronous client. caldav types its methods for both of its
+    clients (`T | Coroutine[..., T]`); the synchronous one never returns a coroutine."""
+    if isinstance(result, Coroutine):
+        result.close()
+        raise TypeError("caldav returned a coroutine from its synchronous client")
+    return result
 
 
 class CalDAVCalendar:
@@ -50,18 +61,18 @@ class CalDAVCalendar:
         self.calendar_name = calendar_name
         self.timezone = timezone
         self.timeout = timeout
-        self._client: caldav.DAVClient | None = None
-        self._calendar: caldav.Calendar | None = None
+        self._client: DAVClient | None = None
+        self._calendar: Calendar | None = None
         self._lock = asyncio.Lock()
 
-    async def _run(self, fn: Callable[[caldav.Calendar], T]) -> T:
+    async def _run(self, fn: Callable[[Calendar], T]) -> T:
         async with self._lock:
             return await asyncio.to_thread(lambda: fn(self._connect()))
 
-    def _connect(self) -> caldav.Calendar:
+    def _connect(self) -> Calendar:
         if self._calendar is not None:
             return self._calendar
-        self._client = caldav.DAVClient(
+        self._client = DAVClient(
             url=self.url, username=self.username, password=self.password, timeout=self.timeout
         )
         principal = self._client.principal()
@@ -86,20 +97,22 @@ class CalDAVCalendar:
         """Reach the server and find the calendar now (else on the first call)."""
         await self._run(lambda cal: None)
 
-    def _find(self, cal: caldav.Calendar, uid: str) -> caldav.Event | None:
+    def _find(self, cal: Calendar, uid: str) -> CalendarObjectResource | None:
         try:
-            return cal.event_by_uid(uid)
+            return _sync(cal.event_by_uid(uid))
         except caldav_error.NotFoundError:
             return None
 
-    def _event_of(self, obj: caldav.CalendarObjectResource, uid: str) -> Event | None:
+    def _event_of(self, obj: CalendarObjectResource, uid: str) -> Event | None:
         ical = obj.get_icalendar_instance()
         master = master_vevent(ical.subcomponents, uid)
         return from_vevent(master, self.timezone) if master is not None else None
 
     async def list(self, start: datetime, end: datetime) -> Events:
-        def search(cal: caldav.Calendar) -> Events:
-            found = cal.search(start=start, end=end, event=True, expand=True)
+        def search(cal: Calendar) -> Events:
+            found: list[CalendarObjectResource] = _sync(
+                cal.search(start=start, end=end, event=True, expand=True)
+            )
             events = []
             for obj in found:
                 event = from_vevent(obj.get_icalendar_component(), self.timezone)
@@ -111,7 +124,7 @@ class CalDAVCalendar:
         return sorted(events, key=lambda e: (e.start, e.end))
 
     async def get(self, uid: str) -> Event | None:
-        def get(cal: caldav.Calendar) -> Event | None:
+        def get(cal: Calendar) -> Event | None:
             obj = self._find(cal, uid)
             return self._event_of(obj, uid) if obj is not None else None
 
@@ -124,7 +137,7 @@ class CalDAVCalendar:
         return event
 
     async def update(self, event: Event) -> Event:
-        def update(cal: caldav.Calendar) -> None:
+        def update(cal: Calendar) -> None:
             obj = self._find(cal, event.uid)
             if obj is None:
                 raise EventNotFound(event.uid)
@@ -141,7 +154,7 @@ class CalDAVCalendar:
         return event
 
     async def remove(self, uid: str) -> None:
-        def remove(cal: caldav.Calendar) -> None:
+        def remove(cal: Calendar) -> None:
             obj = self._find(cal, uid)
             if obj is None:
                 raise EventNotFound(uid)

@@ -24,6 +24,7 @@ from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
 import icalendar
@@ -44,6 +45,8 @@ from tools.calendar.backend import (
 )
 from tools.files import DataFileError, locked, locked_async, write_atomically
 
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 Version = tuple[int, int, int, int, int]
 
 
@@ -137,9 +140,9 @@ class LocalCalendar:
 
     # ----------------------------------------------------------------- the interface
 
-    async def _run(self, fn: Callable, *args: object):
+    async def _run(self, fn: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
         async with self._lock:
-            return await asyncio.to_thread(fn, *args)
+            return await asyncio.to_thread(fn, *args, **kwargs)
 
     @asynccontextmanager
     async def exclusive(self) -> AsyncIterator[None]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
 from loguru import logger
@@ -42,14 +42,16 @@ TIMEOUT = 20.0  # seconds; a CalDAV server may be slow
 IsoTime = Annotated[
     str, Field(description="ISO 8601 date-time, e.g. 2026-11-26T15:00 (no offset = local time)")
 ]
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 EventId = Annotated[str, Field(description="The event_id from list_events or create_event")]
 
 
-def _calendar_errors(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+def _calendar_errors(fn: Callable[_P, Awaitable[_T]]) -> Callable[_P, Awaitable[_T]]:
     """A backend failure (file unreadable, server down) becomes an error the model can say."""
 
     @functools.wraps(fn)
-    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+    async def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _T:
         try:
             return await fn(*args, **kwargs)
         except ToolError:

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import difflib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Annotated, Any, Literal
 
 from loguru import logger
 from pydantic import Field
 
-from tools.api import Behavior, Result, Scheduling, Tool, ToolError, tool
+from tools.api import Behavior, Handler, Result, Scheduling, Tool, ToolError, tool
 from tools.lights.backend import Change, Light, LightError, LightsBackend
 from tools.lights.ratelimit import TokenBucket
 
@@ -136,7 +136,7 @@ def check_group(lights: list[Light], change: Change) -> None:
         raise ToolError(f"color_temp_kelvin {k} is out of range: these lights take {lo} to {hi} K")
 
 
-def _whole_house(arguments: dict[str, Any]) -> bool:
+def _whole_house(arguments: Mapping[str, Any]) -> bool:
     """A scene without a room is set in every room."""
     return not arguments.get("room")
 
@@ -197,7 +197,9 @@ def light_tools(backend: LightsBackend, limiter: TokenBucket) -> list[Tool]:
     # Changes: the light itself is the answer (SILENT); a failure must be heard
     # (INTERRUPT); they act, so they run only on the caller's own request, and a
     # whole-house change only once the caller has confirmed it.
-    def light_change(*, confirm: Any = False) -> Any:
+    def light_change(
+        *, confirm: bool | Callable[[Mapping[str, Any]], bool] = False
+    ) -> Callable[[Handler], Tool]:
         return tool(
             behavior=Behavior.NON_BLOCKING,
             scheduling=Scheduling.SILENT,
