@@ -77,6 +77,12 @@ class Event(BaseModel):
     location: str | None = None
     description: str | None = None
     all_day: bool = False
+    #: One occurrence of a recurring series: the series' id and this occurrence's
+    #: original start (``uid`` is then the occurrence's own id, see recurrence.py).
+    series: str | None = None
+    occurrence: AwareDatetime | None = None
+    #: The series' rule in words ("weekly on Monday"), on a series and its occurrences.
+    repeats: str | None = None
 
     def overlaps(self, start: datetime, end: datetime) -> bool:
         return self.start < end and start < self.end

@@ -4,7 +4,9 @@ Uses the `caldav` library's synchronous client in a worker thread (one call at
 a time, under a lock: the client's HTTP session is not shared across threads).
 The calendar is found on first use: the one named by `CALDAV_CALENDAR`
 (created if missing), else the principal's first calendar (one named "livebot"
-is created if it has none). Recurring events are listed one instance each.
+is created if it has none). Recurring events are expanded here, by the same code as
+the local file (`recurrence.py`), from the whole objects the server's time-range search
+returns, so one occurrence or the whole series can be changed in place.
 """
 
 from __future__ import annotations
@@ -21,14 +23,12 @@ from caldav.davclient import DAVClient
 from caldav.lib import error as caldav_error
 from loguru import logger
 
+from tools.calendar import recurrence
 from tools.calendar.backend import (
     Event,
     EventNotFound,
     Events,
-    from_vevent,
-    master_vevent,
     to_calendar,
-    write_vevent,
 )
 
 T = TypeVar("T")
@@ -103,30 +103,30 @@ class CalDAVCalendar:
         except caldav_error.NotFoundError:
             return None
 
-    def _event_of(self, obj: CalendarObjectResource, uid: str) -> Event | None:
-        ical = obj.get_icalendar_instance()
-        master = master_vevent(ical.subcomponents, uid)
-        return from_vevent(master, self.timezone) if master is not None else None
-
     async def list(self, start: datetime, end: datetime) -> Events:
         def search(cal: Calendar) -> Events:
+            # The server picks the objects with an occurrence in the range; each is
+            # expanded here, so a series' id and its overrides are at hand for changes.
             found: list[CalendarObjectResource] = _sync(
-                cal.search(start=start, end=end, event=True, expand=True)
+                cal.search(start=start, end=end, event=True)
             )
-            events = []
+            events: Events = []
             for obj in found:
-                event = from_vevent(obj.get_icalendar_component(), self.timezone)
-                if event is not None and event.overlaps(start, end):
-                    events.append(event)
+                ical = obj.get_icalendar_instance()
+                events += recurrence.occurrences(ical, start, end, self.timezone)
             return events
 
         events = await self._run(search)
         return sorted(events, key=lambda e: (e.start, e.end))
 
     async def get(self, uid: str) -> Event | None:
+        """The event, series or occurrence (``<series>/<UTC start>``) with this id."""
+
         def get(cal: Calendar) -> Event | None:
-            obj = self._find(cal, uid)
-            return self._event_of(obj, uid) if obj is not None else None
+            obj = self._find(cal, recurrence.split_id(uid)[0])
+            if obj is None:
+                return None
+            return recurrence.find(obj.get_icalendar_instance(), uid, self.timezone)
 
         return await self._run(get)
 
@@ -138,14 +138,16 @@ class CalDAVCalendar:
 
     async def update(self, event: Event) -> Event:
         def update(cal: Calendar) -> None:
-            obj = self._find(cal, event.uid)
+            obj = self._find(cal, event.series or event.uid)
             if obj is None:
                 raise EventNotFound(event.uid)
             with obj.edit_icalendar_instance() as ical:
-                master = master_vevent(ical.subcomponents, event.uid)
-                if master is None:
+                if recurrence.find(ical, event.uid, self.timezone) is None:
                     raise EventNotFound(event.uid)
-                write_vevent(master, event)
+                if event.occurrence is not None:
+                    recurrence.change_occurrence(ical, event, self.timezone)
+                else:
+                    recurrence.change_series(ical, event, self.timezone)
                 ical.add_missing_timezones()
             obj.save()
 
@@ -155,10 +157,18 @@ class CalDAVCalendar:
 
     async def remove(self, uid: str) -> None:
         def remove(cal: Calendar) -> None:
-            obj = self._find(cal, uid)
+            series, original = recurrence.split_id(uid)
+            obj = self._find(cal, series)
             if obj is None:
                 raise EventNotFound(uid)
-            obj.delete()
+            if original is None:
+                obj.delete()
+                return
+            with obj.edit_icalendar_instance() as ical:
+                if recurrence.find(ical, uid, self.timezone) is None:
+                    raise EventNotFound(uid)
+                recurrence.cancel_occurrence(ical, series, original, self.timezone)
+            obj.save()
 
         await self._run(remove)
         logger.info(f"calendar: removed {uid} from {self.url}")

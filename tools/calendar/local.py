@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 import icalendar
 from loguru import logger
 
+from tools.calendar import recurrence
 from tools.calendar.backend import (
     CalendarFileError,
     Event,
@@ -41,7 +42,6 @@ from tools.calendar.backend import (
     master_vevent,
     new_calendar,
     to_vevent,
-    write_vevent,
 )
 from tools.files import DataFileError, locked, locked_async, write_atomically
 
@@ -168,14 +168,20 @@ class LocalCalendar:
         await self._run(self._events)
 
     async def list(self, start: datetime, end: datetime) -> Events:
+        """Events and occurrences of recurring series overlapping [start, end)."""
+
         def overlapping() -> list[Event]:
-            return [e for e in self._events() if e.overlaps(start, end)]
+            self._events()  # a damaged file fails here, as it always did
+            return recurrence.occurrences(self._current().cal, start, end, self.timezone)
 
         return await self._run(overlapping)
 
     async def get(self, uid: str) -> Event | None:
+        """The event, series or occurrence (``<series>/<UTC start>``) with this id."""
+
         def find() -> Event | None:
-            return next((e for e in self._events() if e.uid == uid), None)
+            self._events()
+            return recurrence.find(self._current().cal, uid, self.timezone)
 
         return await self._run(find)
 
@@ -194,12 +200,22 @@ class LocalCalendar:
         logger.info(f"calendar: removed {uid} from {self.path}")
 
     def _replace(self, cal: icalendar.Calendar, uid: str, event: Event | None) -> None:
-        """Rewrite the event with this uid in place, or drop it (with its overrides)."""
+        """Rewrite the event with this uid in place, or drop it (with its overrides); for
+        one occurrence of a series, override it, or leave it out of the series."""
+        series, original = recurrence.split_id(uid)
+        if original is not None:
+            if recurrence.find(cal, uid, self.timezone) is None:
+                raise EventNotFound(uid)
+            if event is not None:
+                recurrence.change_occurrence(cal, event, self.timezone)
+            else:
+                recurrence.cancel_occurrence(cal, series, original, self.timezone)
+            return
         master = master_vevent(cal.subcomponents, uid)
         if master is None or from_vevent(master, self.timezone) is None:
             raise EventNotFound(uid)
         if event is not None:
-            write_vevent(master, event)
+            recurrence.change_series(cal, event, self.timezone)
             return
         cal.subcomponents = [
             c for c in cal.subcomponents if not (c.name == "VEVENT" and is_event(c, uid))

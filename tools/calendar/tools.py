@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, Any, Literal, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
 from loguru import logger
@@ -45,6 +45,22 @@ IsoTime = Annotated[
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
 EventId = Annotated[str, Field(description="The event_id from list_events or create_event")]
+Which = Annotated[
+    Literal["this", "series"],
+    Field(
+        description="For an event that repeats: 'this' changes only the occurrence named by "
+        "event_id, 'series' changes every occurrence. Ask the caller which they mean."
+    ),
+]
+
+
+def _scope(event: Event, whole: bool) -> str:
+    """What a change touched, in words the model repeats to the caller."""
+    if not event.repeats:
+        return "this event"
+    if whole or event.occurrence is None:
+        return f"the whole series ({event.repeats})"
+    return f"only this occurrence; the rest of the series ({event.repeats}) is unchanged"
 
 
 def _calendar_errors(fn: Callable[_P, Awaitable[_T]]) -> Callable[_P, Awaitable[_T]]:
@@ -86,6 +102,10 @@ def calendar_tools(
             "end": iso(e.end, tz),
             "when": when(e.start, e.end, tz, all_day=e.all_day),
         }
+        if e.repeats:
+            out["repeats"] = e.repeats
+        if e.series:
+            out["series_id"] = e.series
         if e.all_day:
             out["all_day"] = True
         if e.location:
@@ -116,7 +136,9 @@ def calendar_tools(
         return [
             e
             for e in await backend.list(start, end)
-            if not e.all_day and e.uid != ignore and e.overlaps(start, end)
+            if not e.all_day
+            and not (ignore and ignore in (e.uid, e.series))
+            and e.overlaps(start, end)
         ]
 
     def refused(action: str, clashes: list[Event]) -> Result:
@@ -205,29 +227,57 @@ def calendar_tools(
         new_end: Annotated[
             str | None, Field(description="ISO 8601 new end; default: keep the event's length")
         ] = None,
+        which: Which = "this",
     ) -> Result:
-        """Move an event to a new time. Refused, with the clashing events, if the new time
-        is taken: then ask the caller what to do."""
+        """Move an event to a new time (for a repeating one: this occurrence, or the whole
+        series by the same amount). Refused, with the clashing events, if the new time is
+        taken: then ask the caller what to do."""
         t0 = parse_time(new_start, tz, "new_start")
+        whole = which == "series"
         async with changing:
             event = await existing(event_id)
             t1 = parse_time(new_end, tz, "new_end") if new_end else t0 + (event.end - event.start)
             check_span(t0, t1, "new_start", "new_end")
-            clashes = await conflicts(t0, t1, ignore=event.uid)
+            clashes = await conflicts(
+                t0, t1, ignore=event.series if whole and event.series else event.uid
+            )
             if clashes:
                 return refused("moved", clashes)
             moved = event.model_copy(update={"start": t0, "end": t1, "all_day": False})
+            if whole and event.series:
+                series = await existing(event.series)
+                shift = t0 - event.start
+                moved = series.model_copy(
+                    update={
+                        "start": series.start + shift,
+                        "end": series.start + shift + (t1 - t0),
+                        "all_day": False,
+                    }
+                )
             await backend.update(moved)
-        return Result({"moved": describe(moved), "was": when(event.start, event.end, tz)})
+        shown = (
+            moved
+            if not (whole and event.series)
+            else event.model_copy(update={"start": t0, "end": t1, "all_day": False})
+        )
+        return Result(
+            {
+                "moved": describe(shown),
+                "was": when(event.start, event.end, tz),
+                "changed": _scope(event, whole),
+            }
+        )
 
     @tool(timeout=TIMEOUT, acting=True, confirm=True)
     @_calendar_errors
-    async def cancel_event(event_id: EventId) -> dict:
-        """Delete an event from the calendar. Confirm with the caller first."""
+    async def cancel_event(event_id: EventId, which: Which = "this") -> dict:
+        """Delete an event from the calendar (for a repeating one: this occurrence, or the
+        whole series). Confirm with the caller first."""
+        whole = which == "series"
         async with changing:
             event = await existing(event_id)
-            await backend.remove(event.uid)
-        return {"cancelled": describe(event)}
+            await backend.remove(event.series if whole and event.series else event.uid)
+        return {"cancelled": describe(event), "changed": _scope(event, whole)}
 
     @tool(timeout=TIMEOUT)
     @_calendar_errors
