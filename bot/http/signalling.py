@@ -5,11 +5,13 @@ Signalling is Pipecat's SmallWebRTC contract (`POST /api/offer` with an SDP offe
 with one addition: every signalling request carries a call ticket
 (`Authorization: Bearer …`) obtained by joining with a room link (`POST /api/join`).
 
-Each route says what it needs as FastAPI dependencies: `admitted` (the bot takes new
-calls and the caller's address is under its rate), `ticketed_*` (a valid ticket), and
-`Calling`, which places the call. Those that refuse take the validated body, so a
-request with a bad body is refused as such (400) before anything else is checked or
-counted, as FastAPI does for a route's own body.
+Each route names what it needs as FastAPI dependencies: `admitted` (the bot takes new
+calls, then the caller's address is under its join rate), `ticketed_offer` /
+`ticketed_patch` (the request's call ticket), and `Calling`, which places the call. The
+dependencies that can refuse take the request's body themselves, so FastAPI validates it
+first: a bad body is refused as such (400) before a ticket, the admission or the rate
+limit is looked at (and spends no rate-limit token). A first offer's rate limit depends
+on the ticket's state, so `offer` takes it from the gate itself.
 """
 
 from __future__ import annotations
