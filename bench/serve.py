@@ -45,8 +45,8 @@ def livebot_app(data_dir: Path, port: int):
     from dataclasses import replace
 
     from bot import links
+    from bot.http.app import create_app
     from bot.rooms import Room, RoomStore
-    from bot.server import create_app
     from bot.settings import LiveSettings, Settings
 
     settings = replace(

@@ -15,18 +15,18 @@ from dataclasses import replace
 import uvicorn
 from loguru import logger
 
+from bot.http.opsport import OPS_HOST, ops_socket
+from bot.http.slowclients import UVICORN_LIMITS
 from bot.links import TokenError, parse_duration, room_url, token_of, verify
 from bot.logs import setup_logging
-from bot.opsport import OPS_HOST, ops_socket
 from bot.rooms import RoomError, RoomStore
 from bot.settings import Settings, SettingsError, feature_warnings, load_settings
-from bot.slowclients import UVICORN_LIMITS
 from tools.api import Behavior
 from tools.files import DataFileError
 from tools.toolset import Toolset, ToolSettingsError, load_toolsets, registry_of
 
-# After the grace period: stopping the calls (bot.server.STOP_SECONDS, 4 s), open HTTP
-# requests (HTTP_SHUTDOWN_SECONDS) and the peer connections (bot.signalling.CLOSE_SECONDS,
+# After the grace period: stopping the calls (bot.http.calls.STOP_SECONDS, 4 s), open HTTP
+# requests (HTTP_SHUTDOWN_SECONDS) and the peer connections (bot.http.connections.CLOSE_SECONDS,
 # 2 s), each bounded; past SHUTDOWN_MARGIN_SECONDS the process exits anyway. Keep it
 # under docker-compose.yml's stop_grace_period margin (15 s).
 HTTP_SHUTDOWN_SECONDS = 3.0
@@ -80,7 +80,7 @@ class DrainingServer(uvicorn.Server):
 
 async def serve(settings: Settings, toolsets: list[Toolset]) -> None:
     """Run the HTTP server (and, offline, the built-in emulator) until stopped."""
-    from bot.server import create_app
+    from bot.http.app import create_app
 
     async with AsyncExitStack() as stack:
         for toolset in toolsets:

@@ -20,11 +20,12 @@ import uvicorn
 from bot import links
 from bot.call import CallOptions
 from bot.envpatch import patched_env
+from bot.http.app import create_app
+from bot.http.calls import CallRegistry
+from bot.http.connections import CallConnections
+from bot.http.slowclients import UVICORN_LIMITS
 from bot.rooms import Room, RoomStore
-from bot.server import CallRegistry, create_app
 from bot.settings import LiveSettings, Settings
-from bot.signalling import CallConnections
-from bot.slowclients import UVICORN_LIMITS
 from gemini_emulator import LiveEmulator
 from gemini_emulator.testing import client_env
 from tools.toolset import Toolset

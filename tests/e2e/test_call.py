@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.bodylimit import MAX_BODY_BYTES
 from bot.call import CallOptions
+from bot.http.bodylimit import MAX_BODY_BYTES
 from caller import Caller
 from gemini_emulator import LiveSession
 from gemini_emulator.testing import running_emulator

@@ -28,7 +28,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import CHECKS, load_all_checks
 
-from bot.bodylimit import MAX_BODY_BYTES
+from bot.http.bodylimit import MAX_BODY_BYTES
 from bot.settings import LiveSettings
 from caller import Caller
 from gemini_emulator.testing import running_emulator

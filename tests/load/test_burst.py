@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from bot import links
+from bot.http.signalling import TICKET_SECONDS
 from bot.rooms import Room
-from bot.server import TICKET_SECONDS
 from bot.settings import LiveSettings
 from caller import Caller, CallerError
 from gemini_emulator.testing import running_emulator

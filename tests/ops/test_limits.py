@@ -22,8 +22,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.bodylimit import MAX_BODY_BYTES
-from bot.slowclients import REQUEST_READ_SECONDS
+from bot.http.bodylimit import MAX_BODY_BYTES
+from bot.http.slowclients import REQUEST_READ_SECONDS
 from caller import Caller
 from testkit.bot import free_port
 from tests.faults.helpers import record

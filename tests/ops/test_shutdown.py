@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from bot.__main__ import SHUTDOWN_MARGIN_SECONDS
-from bot.signalling import CallConnections, close_connection
+from bot.http.connections import CallConnections, close_connection
 from caller import Caller
 from testkit.bot import free_port
 from tests.faults.helpers import record

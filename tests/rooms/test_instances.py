@@ -59,7 +59,7 @@ async def test_one_ticket_makes_one_call_across_two_instances(tmp_path, round_: 
 
 
 async def test_a_failed_offer_gives_the_ticket_back(tmp_path, monkeypatch):
-    from bot.signalling import CallConnections
+    from bot.http.connections import CallConnections
 
     real = CallConnections.handle_web_request
     failures = [RuntimeError("ICE gathering failed")]  # bad luck once, then as usual

@@ -1,4 +1,4 @@
-"""bot.ice (the candidate rule, alone) and the settings that drive it."""
+"""bot.http.ice (the candidate rule, alone) and the settings that drive it."""
 
 from __future__ import annotations
 
@@ -6,7 +6,13 @@ import ipaddress
 
 import pytest
 
-from bot.ice import CandidatePolicy, CandidateRefused, RelayAddresses, parse_candidate, turn_hosts
+from bot.http.ice import (
+    CandidatePolicy,
+    CandidateRefused,
+    RelayAddresses,
+    parse_candidate,
+    turn_hosts,
+)
 from bot.settings import SettingsError, load_settings
 
 GOOD = "candidate:842163049 1 udp 1677729535 203.0.113.7 61665 typ srflx raddr 0.0.0.0 rport 0"

@@ -7,9 +7,9 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.bodylimit import json_depth
+from bot.http.bodylimit import json_depth
+from bot.http.ratelimit import client_network
 from bot.pagemessage import CUT, fit
-from bot.ratelimit import client_network
 
 
 def test_client_network_groups_ipv6_by_64():

@@ -178,7 +178,7 @@ class RelayAddresses:
             except (OSError, TimeoutError) as e:
                 logger.error(f"relay address: cannot resolve TURN host {host!r}: {e}")
                 continue
-            found.update(ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos)
+            found.update(ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos)
         if found != self._resolved:
             logger.info(f"relay addresses: {', '.join(sorted(map(str, found))) or 'none'}")
         self._resolved, self._at = frozenset(found), time.monotonic()

@@ -26,7 +26,7 @@ import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 # A request of ours is a few KB (an SDP offer); the body bound is 128 KiB
-# (bot.bodylimit): even at 100 kbit/s that arrives in 10 s.
+# (bot.http.bodylimit): even at 100 kbit/s that arrives in 10 s.
 REQUEST_READ_SECONDS = 10.0
 KEEP_ALIVE_SECONDS = 5  # idle time allowed between requests (uvicorn's own timer)
 MAX_HEADER_BYTES = 16 * 1024  # h11's bound on a request head (a browser's is ~1-2 KB)

@@ -23,7 +23,7 @@ import re
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-# The largest body the API takes is an offer: a 64 KiB SDP (server.MAX_SDP_BYTES; a
+# The largest body the API takes is an offer: a 64 KiB SDP (models.MAX_SDP_BYTES; a
 # browser's is 3-6 KB) plus JSON escaping of its line ends. A PATCH of 64 candidates
 # is under 80 KB. Anything bigger is not a request of ours.
 MAX_BODY_BYTES = 128 * 1024

@@ -1,45 +1,34 @@
-"""Call tickets and peer connections: one ticket, one call, through every connection it has.
+"""Call tickets: one ticket, one call, through every peer connection it has.
 
-Why, at Pipecat's seams:
+A ticket is bound to its call (`CallBinding`), not to one pc_id: the restart answer's new
+pc_id is the binding's current one, so the page's trickled candidates and its next
+restart are taken. The binding is claimed before the first `await` of the first offer,
+so simultaneous offers with one ticket start one call, and it counts the call's remote
+candidates (offer and PATCHes together) against one cap. Trickled candidates go to the
+offer their `ufrag` names: the page sends a restarted connection's candidates under the
+old pc_id until the answer is back.
 
-- `SmallWebRTCRequestHandler` keys its connection map by pc_id. An ICE restart
-  (`renegotiate(restart_pc=True)`) gives the same `SmallWebRTCConnection` a new pc_id;
-  the handler adds the new key and never drops the old one, and its "closed" handler pops
-  only the current id, so every restart left a key for ever (5 restarts: 6 keys, after
-  hang-up too). `CallConnections` drops the old keys after each answer and all of a call's
-  keys when the call ends, and closes what it keeps within a time limit.
-- The handler's `close()` awaits every `disconnect()` with no limit, and aiortc's
-  `RTCPeerConnection.close()` can wait for ever: a second close parks on the first one's
-  future, which never resolves if the first was interrupted (the probe's task dump showed
-  a shutdown stuck there). Every close here is bounded, and what did not close is logged,
-  one line each.
-- A ticket is bound to its call (`CallBinding`), not to one pc_id: the restart answer's new
-  pc_id is the binding's current one, so the page's trickled candidates and its next
-  restart are taken. The binding is claimed before the first `await` of the first offer,
-  so simultaneous offers with one ticket start one call, and it counts the call's remote
-  candidates (offer and PATCHes together) against one cap. Trickled candidates go to the
-  offer their `ufrag` names: the page sends a restarted connection's candidates under the
-  old pc_id until the answer is back.
-
-Touches Pipecat's private `SmallWebRTCRequestHandler._pcs_map` (the connection map; no
-public way to drop a key), and nothing else.
+`Tickets` is the bookkeeping the signalling routes share: which ticket has which call
+(here, and through `UsedTickets` across processes), the per-call candidate cap and PATCH
+rate, and which bearer tickets are still good.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Container
 from dataclasses import dataclass, field
 from typing import Any
 
-from loguru import logger
 from pipecat.transports.smallwebrtc.connection import SmallWebRTCConnection
-from pipecat.transports.smallwebrtc.request_handler import SmallWebRTCRequestHandler
 
-from bot.ice import candidate_ufrag
-from bot.ratelimit import RateLimiter
+from bot import links
+from bot.http.errors import ApiError
+from bot.http.ice import candidate_ufrag
+from bot.http.ratelimit import RateLimiter
+from bot.http.used_tickets import UsedTickets
 
-CLOSE_SECONDS = 2.0  # one peer connection's close (aiortc: ~10 ms when healthy)
 PATCH_BURST = 20  # candidate PATCHes a call may send at once (a page sends a few)
 
 
@@ -125,33 +114,68 @@ class CallBinding:
 class Tickets:
     """Ticket nonce -> its call's binding, with the per-call candidate cap and PATCH limit."""
 
-    def __init__(self, max_candidates: int, patches_per_minute: float) -> None:
+    def __init__(
+        self,
+        secret: bytes,
+        max_candidates: int,
+        patches_per_minute: float,
+        used: UsedTickets,
+    ) -> None:
         self.max_candidates = max_candidates
+        self._secret = secret
+        self._used = used  # single use across the processes on one data directory
         self._bindings: dict[str, CallBinding] = {}
         self._patches = RateLimiter(per_minute=patches_per_minute, burst=PATCH_BURST)
 
+    def verify(self, authorization: str, running: Container[str | None]) -> links.Claims:
+        """The claims of the bearer ticket in `authorization`, or the refusal. `running`:
+        the ids of the calls in progress (an expired ticket still serves its own call)."""
+        if not authorization.lower().startswith("bearer "):
+            raise ApiError("missing_ticket", "Join the room from its link before calling.")
+        token = authorization[7:].strip()
+        try:
+            return links.verify(self._secret, "ticket", token)
+        except links.TokenError as e:
+            if e.reason == "expired":
+                # A ticket outlives its 5 minutes only for the call it already made.
+                claims = links.verify(self._secret, "ticket", token, now=0)
+                binding = self.get(claims.nonce)
+                if binding is not None and binding.call_id in running:
+                    return claims
+            raise ApiError(e.reason, str(e)) from e
+
     def claim(self, nonce: str, expires_at: int) -> CallBinding | None:
-        """Take the ticket for a new call (no await before this); None: already taken."""
+        """Take the ticket for a new call (no await before this), here and for every
+        process; None: already taken."""
         self._prune()
         if nonce in self._bindings:
             return None
         binding = self._bindings[nonce] = CallBinding(nonce, expires_at)
+        if not self._used.claim(nonce, expires_at):  # by any instance
+            del self._bindings[nonce]
+            return None
         return binding
 
     def release(self, binding: CallBinding) -> None:
         """The first offer failed before any call started: the ticket may be used again."""
-        if not binding.started and self._bindings.get(binding.nonce) is binding:
+        if binding.started:
+            return
+        self._used.release(binding.nonce)
+        if self._bindings.get(binding.nonce) is binding:
             del self._bindings[binding.nonce]
 
     def get(self, nonce: str) -> CallBinding | None:
         return self._bindings.get(nonce)
 
-    def take_candidates(self, binding: CallBinding, count: int) -> bool:
-        """Count `count` more remote candidates against the call's cap (False: over it)."""
+    def take_candidates(self, binding: CallBinding, count: int) -> None:
+        """Count `count` more remote candidates against the call's cap (refused: over it)."""
         if binding.candidates + count > self.max_candidates:
-            return False
+            raise ApiError(
+                "too_many_candidates",
+                f"too many ICE candidates: a call may signal {self.max_candidates} in all "
+                f"(this one has {binding.candidates}).",
+            )
         binding.candidates += count
-        return True
 
     def patch_wait(self, binding: CallBinding) -> float:
         """0 if this call may PATCH now, else seconds to wait."""
@@ -162,58 +186,3 @@ class Tickets:
         now = time.time()
         for nonce in [n for n, b in self._bindings.items() if b.ended and b.expires_at < now]:
             del self._bindings[nonce]
-
-
-class CallConnections(SmallWebRTCRequestHandler):
-    """Pipecat's request handler, with one key per live connection and bounded closes."""
-
-    async def handle_web_request(self, request, webrtc_connection_callback):  # type: ignore[override]
-        answer = await super().handle_web_request(request, webrtc_connection_callback)
-        if answer is not None:
-            current = self._pcs_map.get(answer["pc_id"])
-            for pc_id in [
-                k for k, c in self._pcs_map.items() if c is current and k != answer["pc_id"]
-            ]:
-                del self._pcs_map[pc_id]
-        return answer
-
-    @property
-    def pc_ids(self) -> list[str]:
-        """The keys of Pipecat's connection map (what tests and metrics look at)."""
-        return list(self._pcs_map)
-
-    def connection(self, pc_id: str) -> SmallWebRTCConnection | None:
-        return self._pcs_map.get(pc_id)
-
-    def forget(self, connection: SmallWebRTCConnection) -> None:
-        """Drop every key of this connection (its call has ended)."""
-        for pc_id in [k for k, c in self._pcs_map.items() if c is connection]:
-            del self._pcs_map[pc_id]
-
-    async def end(self, connection: SmallWebRTCConnection) -> None:
-        """A call ended: forget its connection and make sure it is closed (its sockets too)."""
-        self.forget(connection)
-        await close_connection(connection)
-
-    async def close(self, timeout: float = CLOSE_SECONDS) -> None:  # type: ignore[override]
-        """Close every connection at once, each within `timeout`; log the ones that did not."""
-        connections = list({id(c): c for c in self._pcs_map.values()}.values())
-        self._pcs_map.clear()
-        await asyncio.gather(*(close_connection(c, timeout) for c in connections))
-
-
-async def close_connection(
-    connection: SmallWebRTCConnection, timeout: float = CLOSE_SECONDS
-) -> bool:
-    """`disconnect()` within `timeout`; False (and one log line) if it did not finish."""
-    try:
-        async with asyncio.timeout(timeout):
-            await connection.disconnect()
-        return True
-    except TimeoutError:
-        logger.warning(f"peer connection {connection.pc_id} did not close within {timeout:g} s")
-    except Exception as e:  # aiortc can raise from a half-torn-down transport
-        logger.warning(
-            f"peer connection {connection.pc_id} failed to close: {type(e).__name__}: {e}"
-        )
-    return False

@@ -34,7 +34,7 @@ def check_offer(sdp: str) -> SessionDescription:
         raise OfferError(f"the audio stream is '{media.direction}': the caller must send audio")
     if not any(c.mimeType.lower() == "audio/opus" for c in media.rtp.codecs):
         raise OfferError("the audio stream does not offer Opus")
-    if not (media.ice.usernameFragment and media.ice.password):
+    if media.ice is None or not (media.ice.usernameFragment and media.ice.password):
         raise OfferError("the audio stream has no ICE credentials (a=ice-ufrag / a=ice-pwd)")
     if media.dtls is None or not media.dtls.fingerprints:
         raise OfferError("the audio stream has no DTLS fingerprint (a=fingerprint)")
