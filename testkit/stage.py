@@ -34,12 +34,13 @@ from pipecat.workers.runner import WorkerRunner
 
 from bot.envpatch import patched_env
 from bot.live.stage import LiveStage
+from bot.media.formats import CALLER_AUDIO
 from bot.settings import LiveSettings
 from gemini_emulator import LiveEmulator
 from gemini_emulator.testing import client_env
 from tools.registry import ToolRegistry
 
-FRAME_BYTES = 640  # 20 ms at 16 kHz, 16-bit mono
+FRAME_BYTES = CALLER_AUDIO.nbytes(0.020)  # 20 ms at 16 kHz, 16-bit mono
 
 
 @dataclass
@@ -87,11 +88,11 @@ class StageHarness:
         for i in range(0, len(pcm) - len(pcm) % FRAME_BYTES, FRAME_BYTES):
             chunk = pcm[i : i + FRAME_BYTES]
             await self.worker.queue_frame(
-                InputAudioRawFrame(audio=chunk, sample_rate=16000, num_channels=1)
+                InputAudioRawFrame(audio=chunk, sample_rate=CALLER_AUDIO.rate, num_channels=1)
             )
             self.fed_bytes += len(chunk)
             if realtime:
-                due = t0 + (i + FRAME_BYTES) / 32000
+                due = t0 + CALLER_AUDIO.seconds(i + FRAME_BYTES)
                 await asyncio.sleep(max(0.0, due - time.monotonic()))
 
     def feed_in_background(self, pcm: bytes) -> asyncio.Task:
@@ -175,4 +176,4 @@ async def _running_stage(
 
 
 def silence(seconds: float) -> bytes:
-    return bytes(int(seconds * 16000) * 2)
+    return bytes(CALLER_AUDIO.nbytes(seconds))

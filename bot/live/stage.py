@@ -67,6 +67,7 @@ from pipecat.services.google.gemini_live.llm import (
 from pipecat.services.llm_service import FunctionCallFromLLM, FunctionCallParams
 
 from bot.live.caller_intent import CallerIntent, Refusal, explain
+from bot.media.formats import CALLER_AUDIO, pcm_mime_type
 from bot.settings import Backend, LiveSettings
 from tools.api import Behavior, Outcome, Scheduling, Tool
 from tools.registry import ToolRegistry
@@ -794,11 +795,13 @@ class LiveStage(GeminiLiveLLMService):
             frame = self._audio_backlog.popleft()
             self._audio_backlog_bytes -= len(frame.audio)
             await session.send_realtime_input(
-                audio=Blob(data=frame.audio, mime_type=f"audio/pcm;rate={frame.sample_rate}")
+                audio=Blob(data=frame.audio, mime_type=pcm_mime_type(frame.sample_rate))
             )
             sent += len(frame.audio)
         if sent:
-            self._log.info(f"delivered {sent / 32000:.2f} s of caller audio held during the switch")
+            self._log.info(
+                f"delivered {CALLER_AUDIO.seconds(sent):.2f} s of caller audio held during the switch"
+            )
         if self._audio_backlog_dropped:
             self._log.warning(
                 f"{self._audio_backlog_dropped} caller audio bytes were dropped: the switch took "
