@@ -111,7 +111,7 @@ class OpusDecoder16k:
         )
         if n <= 0:
             return None
-        pcm = np.frombuffer(self._buf, dtype=np.int16, count=n).copy()
+        pcm = np.frombuffer(memoryview(self._buf), dtype=np.int16, count=n).copy()
         frame = av.AudioFrame.from_ndarray(pcm[None, :], format="s16", layout="mono")
         frame.sample_rate = RATE
         frame.pts = pts

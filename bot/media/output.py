@@ -59,9 +59,9 @@ OPUS_OPTIONS = {
 SILENCE_SETTLE_FRAMES = 5
 
 
-def opus_encoder(sample_rate: int) -> av.CodecContext:
+def opus_encoder(sample_rate: int) -> av.AudioCodecContext:
     """A libopus encoder for mono s16 at `sample_rate` (8/12/16/24/48 kHz), 20 ms frames."""
-    codec = av.CodecContext.create("libopus", "w")
+    codec = av.AudioCodecContext.create("libopus", "w")
     codec.bit_rate = BITRATE
     codec.format = "s16"
     codec.layout = "mono"
