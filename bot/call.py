@@ -26,7 +26,9 @@ from pipecat.workers.runner import WorkerRunner
 
 from bot.admission import Admission
 from bot.feed import CallFeed
+from bot.live.legacy_events import legacy_sink
 from bot.live.stage import LiveStage
+from bot.live.vertex import live_stage
 from bot.media import flush_output, install_barge_in_flush, install_call_media
 from bot.media.formats import BOT_AUDIO, CALLER_AUDIO
 from bot.metrics import Metrics
@@ -117,17 +119,19 @@ def build_call(
         calendar=options.calendar,
         timezone=options.timezone,
     )
-    stage = LiveStage(
+    stage = live_stage(
         live=live,
         tools=options.tools,
         system_instruction=system_instruction,
         google_search=options.google_search,
         call_id=call_id,
         on_interrupted=lambda: flush_output(connection),
-        on_event=fan_out(
-            feed.on_stage_event,
-            options.metrics and options.metrics.on_call_event,
-            options.admission and options.admission.on_call_event,
+        on_event=legacy_sink(  # until the feed, metrics and admission take typed events
+            fan_out(
+                feed.on_stage_event,
+                options.metrics and options.metrics.on_call_event,
+                options.admission and options.admission.on_call_event,
+            )
         ),
         inference_on_context_initialization=bool(options.greeting),
     )
