@@ -162,7 +162,7 @@ async def serve(settings: Settings, toolsets: list[Toolset]) -> None:
 
 def print_tools(settings: Settings, toolsets: list[Toolset], *, as_json: bool) -> None:
     """What the model is offered, exactly as the first setup message carries it."""
-    from bot.live.stage import setup_tools
+    from bot.live.declarations import setup_tools
 
     registry = registry_of(toolsets)
     non_blocking = not any("NON_BLOCKING" in n for n in feature_warnings(settings.live))

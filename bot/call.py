@@ -26,9 +26,11 @@ from pipecat.workers.runner import WorkerRunner
 
 from bot.admission import Admission
 from bot.feed import CallFeed
+from bot.live.legacy_events import legacy_sink
 from bot.live.stage import LiveStage
-from bot.media import install_barge_in_flush, install_call_media
-from bot.media.output import output_track
+from bot.live.vertex import live_stage
+from bot.media import flush_output, install_barge_in_flush, install_call_media
+from bot.media.formats import BOT_AUDIO, CALLER_AUDIO
 from bot.metrics import Metrics
 from bot.pagemessage import bound_page_messages
 from bot.rooms import Room
@@ -36,8 +38,8 @@ from bot.settings import LiveSettings
 from bot.watchdog import DEFAULT_CALLER_GONE_SECONDS, CallerWatchdog
 from tools.registry import ToolRegistry
 
-CALLER_SAMPLE_RATE = 16_000  # what Gemini Live takes
-BOT_SAMPLE_RATE = 24_000  # what Gemini Live speaks
+CALLER_SAMPLE_RATE = CALLER_AUDIO.rate  # what Gemini Live takes (bot/media/formats.py)
+BOT_SAMPLE_RATE = BOT_AUDIO.rate  # what Gemini Live speaks
 
 
 @dataclass
@@ -117,17 +119,19 @@ def build_call(
         calendar=options.calendar,
         timezone=options.timezone,
     )
-    stage = LiveStage(
+    stage = live_stage(
         live=live,
         tools=options.tools,
         system_instruction=system_instruction,
         google_search=options.google_search,
         call_id=call_id,
         on_interrupted=lambda: flush_output(connection),
-        on_event=fan_out(
-            feed.on_stage_event,
-            options.metrics and options.metrics.on_call_event,
-            options.admission and options.admission.on_call_event,
+        on_event=legacy_sink(  # until the feed, metrics and admission take typed events
+            fan_out(
+                feed.on_stage_event,
+                options.metrics and options.metrics.on_call_event,
+                options.admission and options.admission.on_call_event,
+            )
         ),
         inference_on_context_initialization=bool(options.greeting),
     )
@@ -177,13 +181,6 @@ def build_call(
 
     watchdog.on_gone = caller_gone
     return call
-
-
-def flush_output(connection: SmallWebRTCConnection) -> None:
-    """Drop the bot audio queued in this call's output track (barge-in)."""
-    track = output_track(connection)
-    if track is not None:
-        track.flush()
 
 
 def fan_out(*sinks: Callable[[dict[str, Any]], Awaitable[None]] | None):

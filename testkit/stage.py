@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -33,13 +33,16 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.workers.runner import WorkerRunner
 
 from bot.envpatch import patched_env
+from bot.events import EventSink
 from bot.live.stage import LiveStage
+from bot.live.vertex import live_stage
+from bot.media.formats import CALLER_AUDIO
 from bot.settings import LiveSettings
 from gemini_emulator import LiveEmulator
 from gemini_emulator.testing import client_env
 from tools.registry import ToolRegistry
 
-FRAME_BYTES = 640  # 20 ms at 16 kHz, 16-bit mono
+FRAME_BYTES = CALLER_AUDIO.nbytes(0.020)  # 20 ms at 16 kHz, 16-bit mono
 
 
 @dataclass
@@ -87,11 +90,11 @@ class StageHarness:
         for i in range(0, len(pcm) - len(pcm) % FRAME_BYTES, FRAME_BYTES):
             chunk = pcm[i : i + FRAME_BYTES]
             await self.worker.queue_frame(
-                InputAudioRawFrame(audio=chunk, sample_rate=16000, num_channels=1)
+                InputAudioRawFrame(audio=chunk, sample_rate=CALLER_AUDIO.rate, num_channels=1)
             )
             self.fed_bytes += len(chunk)
             if realtime:
-                due = t0 + (i + FRAME_BYTES) / 32000
+                due = t0 + CALLER_AUDIO.seconds(i + FRAME_BYTES)
                 await asyncio.sleep(max(0.0, due - time.monotonic()))
 
     def feed_in_background(self, pcm: bytes) -> asyncio.Task:
@@ -115,12 +118,13 @@ async def running_stage(
     live: LiveSettings | None = None,
     google_search: bool = False,
     greeting: str | None = None,
-    on_event: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
+    on_event: EventSink | None = None,
 ) -> AsyncIterator[StageHarness]:
     """The stage in a running pipeline, its client pointed at `emulator`.
 
     With `greeting`, the session starts with that instruction as a turn (as a call does);
-    `on_event` gets the stage's call events (tool states, transcripts, guard refusals).
+    `on_event` gets the stage's typed call events (`bot/events.py`: tool states,
+    transcripts, guard refusals, session moves).
     """
     with patched_env(client_env(emulator)):
         async with _running_stage(
@@ -136,9 +140,9 @@ async def _running_stage(
     live: LiveSettings | None,
     google_search: bool,
     greeting: str | None = None,
-    on_event: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
+    on_event: EventSink | None = None,
 ) -> AsyncIterator[StageHarness]:
-    stage = LiveStage(
+    stage = live_stage(
         live=live or live_settings(),
         tools=tools or ToolRegistry(),
         google_search=google_search,
@@ -175,4 +179,4 @@ async def _running_stage(
 
 
 def silence(seconds: float) -> bytes:
-    return bytes(int(seconds * 16000) * 2)
+    return bytes(CALLER_AUDIO.nbytes(seconds))

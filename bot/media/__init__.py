@@ -10,7 +10,12 @@ from pipecat.transports.smallwebrtc.connection import SmallWebRTCConnection
 
 from bot.media.decoder import install_inline_decoder
 from bot.media.jitter import install_audio_jitter_buffer
-from bot.media.output import install_barge_in_flush, install_output_track, output_track
+from bot.media.output import (
+    flush_output,
+    install_barge_in_flush,
+    install_output_track,
+    output_track,
+)
 from bot.media.renegotiation import reapply_after_renegotiation
 
 
@@ -29,4 +34,4 @@ def install_call_media(connection: SmallWebRTCConnection) -> None:
     reapply_after_renegotiation(connection, _install_receivers)
 
 
-__all__ = ["install_barge_in_flush", "install_call_media", "output_track"]
+__all__ = ["flush_output", "install_barge_in_flush", "install_call_media", "output_track"]

@@ -38,7 +38,9 @@ from typing import Any
 import av
 import numpy as np
 
-RATE = 16_000  # what Gemini Live takes (and the call's audio_in_sample_rate)
+from bot.media.formats import CALLER_AUDIO
+
+RATE = CALLER_AUDIO.rate  # what Gemini Live takes (and the call's audio_in_sample_rate)
 MAX_PACKET_SAMPLES = RATE * 120 // 1000  # Opus packets are at most 120 ms
 MAX_CONCEALED = 5  # packets (100 ms): a longer gap is not filled in
 TIME_BASE = fractions.Fraction(1, 48_000)  # RTP clock of Opus
@@ -109,7 +111,7 @@ class OpusDecoder16k:
         )
         if n <= 0:
             return None
-        pcm = np.frombuffer(self._buf, dtype=np.int16, count=n).copy()
+        pcm = np.frombuffer(memoryview(self._buf), dtype=np.int16, count=n).copy()
         frame = av.AudioFrame.from_ndarray(pcm[None, :], format="s16", layout="mono")
         frame.sample_rate = RATE
         frame.pts = pts

@@ -59,9 +59,9 @@ OPUS_OPTIONS = {
 SILENCE_SETTLE_FRAMES = 5
 
 
-def opus_encoder(sample_rate: int) -> av.CodecContext:
+def opus_encoder(sample_rate: int) -> av.AudioCodecContext:
     """A libopus encoder for mono s16 at `sample_rate` (8/12/16/24/48 kHz), 20 ms frames."""
-    codec = av.CodecContext.create("libopus", "w")
+    codec = av.AudioCodecContext.create("libopus", "w")
     codec.bit_rate = BITRATE
     codec.format = "s16"
     codec.layout = "mono"
@@ -211,6 +211,17 @@ def output_track(connection: Any) -> OpusOutputTrack | None:
     return getattr(connection, "livebot_output_track", None)
 
 
+def flush_output(connection: Any) -> None:
+    """Barge-in: drop the bot audio queued in this call's output track.
+
+    The one flush, whichever trigger comes first: the Live stage calls it the moment
+    Gemini says `interrupted` (before the interruption has travelled the pipeline),
+    and `install_barge_in_flush` when the `InterruptionFrame` reaches the output."""
+    track = output_track(connection)
+    if track is not None:
+        track.flush()
+
+
 def install_barge_in_flush(output_processor: Any, connection: Any) -> None:
     """On an `InterruptionFrame`, also drop the audio waiting in the output track.
 
@@ -224,9 +235,7 @@ def install_barge_in_flush(output_processor: Any, connection: Any) -> None:
 
     async def process_frame(frame: Any, direction: Any) -> None:
         if isinstance(frame, InterruptionFrame):
-            track = output_track(connection)
-            if track is not None:
-                track.flush()
+            flush_output(connection)
         await original(frame, direction)
 
     output_processor.process_frame = process_frame

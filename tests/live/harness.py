@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 import pytest
 
+from bot.events import EventSink
 from bot.settings import LiveSettings
 from gemini_emulator import LiveEmulator
 from testkit import stage as testing
@@ -24,9 +25,10 @@ async def running_stage(
     tools: ToolRegistry | None = None,
     live: LiveSettings | None = None,
     greeting: str | None = None,
+    on_event: EventSink | None = None,
 ) -> AsyncIterator[StageHarness]:
     """`testkit.stage.running_stage`; `monkeypatch` is accepted for older call sites."""
     async with testing.running_stage(
-        emulator, tools=tools, live=live, greeting=greeting
+        emulator, tools=tools, live=live, greeting=greeting, on_event=on_event
     ) as harness:
         yield harness

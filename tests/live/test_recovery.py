@@ -6,6 +6,8 @@ import asyncio
 
 import pytest
 
+from bot.events import CallEvent, EventSink, SessionLost
+from bot.live.legacy_events import as_legacy_dicts
 from gemini_emulator import LiveSession
 from gemini_emulator.testing import running_emulator
 from tests.live.harness import live_settings, running_stage, silence
@@ -120,20 +122,24 @@ async def test_a_resumed_call_does_not_greet_again_or_rerun_tools(tmp_path, spee
 
 
 async def test_quota_refusal_tells_the_caller_the_bot_is_busy(tmp_path, speech_pcm):
-    events: list[dict] = []
+    events: list[CallEvent] = []
 
     async def script(s: LiveSession) -> None:
         await s.close(1011, "RESOURCE_EXHAUSTED: quota exceeded for concurrent sessions")
 
     async with running_emulator(tmp_path, script=script) as emu:
-        async with running_stage(emu, live=live_settings()) as h:
-            h.stage._on_event = lambda e: _append(events, e)
+        async with running_stage(emu, live=live_settings(), on_event=events_to(events)) as h:
             await wait_until(lambda: h.stage.lost, timeout=10)
-    notices = [e["text"] for e in events if e.get("type") == "notice"]
+    assert SessionLost("busy") in events
+    # what the page shows for it (today through the bridge to the feed's dicts)
+    notices = [d["text"] for e in events for d in as_legacy_dicts(e) if d["type"] == "notice"]
     assert any("busy" in n for n in notices)
     assert h.stage.lost_reason == "busy"
     assert len(emu.connections) == 1, "no retry storm against a full quota"
 
 
-async def _append(events: list[dict], event: dict) -> None:
-    events.append(event)
+def events_to(events: list[CallEvent]) -> EventSink:
+    async def record(event: CallEvent) -> None:
+        events.append(event)
+
+    return record

@@ -9,7 +9,7 @@ import pytest
 from pipecat.frames.frames import InterruptionFrame
 from pydantic import Field
 
-from bot.live.stage import live_http_options
+from bot.live.client import live_http_options
 from gemini_emulator import LiveEmulator, LiveSession
 from gemini_emulator.testing import running_emulator
 from tests.live.harness import live_settings, running_stage, silence

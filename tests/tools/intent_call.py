@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from pipecat.processors.frameworks.rtvi import RTVISendTextFrame
 
+from bot.events import CallEvent, ToolNotRun
 from gemini_emulator import LiveSession, running_emulator
 from testkit.stage import running_stage, silence
 from tools.calendar.backend import Event
@@ -49,7 +50,7 @@ class Home:
     """What the call did: every tool response, the stage's events, the world after."""
 
     responses: list[tuple[str, dict[str, Any], dict[str, Any]]] = field(default_factory=list)
-    events: list[dict[str, Any]] = field(default_factory=list)
+    events: list[CallEvent] = field(default_factory=list)
     lights_before: set[str] = field(default_factory=set)
     lights_on: set[str] = field(default_factory=set)
     calendar_before: list[tuple[str, str]] = field(default_factory=list)
@@ -68,7 +69,7 @@ class Home:
         return self.lights_on != self.lights_before or self.calendar != self.calendar_before
 
     def guard(self) -> list[str]:
-        return [e["refusal"] for e in self.events if e.get("type") == "guard"]
+        return [e.refusal for e in self.events if isinstance(e, ToolNotRun)]
 
 
 class Model:
@@ -159,7 +160,7 @@ async def run_call(
             await script(Model(s, said, home))
             done.set()
 
-        async def record(event: dict[str, Any]) -> None:
+        async def record(event: CallEvent) -> None:
             home.events.append(event)
 
         async with (

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from google.genai import types
 
-from bot.live.stage import setup_tools
+from bot.live.declarations import setup_tools
 from tests.unit.golden_tools import sample_tools
 from tools.registry import ToolRegistry
 from tools.toolset import available_packages, load_toolsets, registry_of

@@ -1,0 +1,35 @@
+"""The Live stage on Vertex AI: what differs from the Developer API, in one subclass.
+
+Why a subclass (as Pipecat's own `gemini_live/vertex/llm.py` does) and not `if`s in
+the stage: Vertex AI's Live endpoint refuses `history_config`, and breaks on
+NON_BLOCKING declarations and on a result's `scheduling`. The client itself (project,
+location, credentials) is built by `client.shared_client` from the same settings.
+We do not use Pipecat's Vertex service: it builds its own client per call and has
+none of our stage.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from google.genai.types import HistoryConfig
+
+from bot.live.stage import LiveStage
+from bot.settings import Backend, LiveSettings
+
+
+class VertexLiveStage(LiveStage):
+    """The Live stage against Vertex AI."""
+
+    def _get_history_config(self) -> HistoryConfig | None:
+        return None  # Vertex AI refuses history_config
+
+    @property
+    def _supports_non_blocking_tools(self) -> bool:
+        return False  # Vertex AI breaks on NON_BLOCKING and scheduling
+
+
+def live_stage(*, live: LiveSettings, **kwargs: Any) -> LiveStage:
+    """The Live stage for these settings' backend (the Developer API or Vertex AI)."""
+    cls = VertexLiveStage if live.backend is Backend.VERTEX else LiveStage
+    return cls(live=live, **kwargs)
