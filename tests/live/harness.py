@@ -7,9 +7,9 @@ from contextlib import asynccontextmanager
 
 import pytest
 
-from testkit import stage as testing
 from bot.settings import LiveSettings
 from gemini_emulator import LiveEmulator
+from testkit import stage as testing
 from testkit.stage import StageHarness, live_settings, silence
 from tools.registry import ToolRegistry
 
