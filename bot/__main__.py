@@ -11,6 +11,7 @@ import sys
 import threading
 from contextlib import AsyncExitStack
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import uvicorn
 from loguru import logger
@@ -24,6 +25,9 @@ from bot.settings import Settings, SettingsError, feature_warnings, load_setting
 from tools.api import Behavior
 from tools.files import DataFileError
 from tools.toolset import Toolset, ToolSettingsError, load_toolsets, registry_of
+
+if TYPE_CHECKING:
+    from gemini_emulator.rehearsal import Rehearsal
 
 # After the grace period: stopping the calls (bot.http.calls.STOP_SECONDS, 4 s), open HTTP
 # requests (HTTP_SHUTDOWN_SECONDS) and the peer connections (bot.http.connections.CLOSE_SECONDS,
@@ -78,8 +82,10 @@ class DrainingServer(uvicorn.Server):
             self.should_exit = True
 
 
-async def serve(settings: Settings, toolsets: list[Toolset]) -> None:
-    """Run the HTTP server (and, offline, the built-in emulator) until stopped."""
+async def serve(
+    settings: Settings, toolsets: list[Toolset], rehearsal: Rehearsal | None = None
+) -> None:
+    """Run the HTTP server (and, offline or rehearsing, the built-in emulator) until stopped."""
     from bot.http.app import create_app
 
     async with AsyncExitStack() as stack:
@@ -89,11 +95,17 @@ async def serve(settings: Settings, toolsets: list[Toolset]) -> None:
             if toolset.stop is not None:
                 stack.push_async_callback(toolset.stop)
         registry = registry_of(toolsets)
-        echo = settings.live.offline
-        if echo:
+        echo = settings.live.offline and rehearsal is None
+        if echo or rehearsal is not None:
             from bot.offline import offline_live
 
-            key = await stack.enter_async_context(offline_live(settings.data_dir))
+            if rehearsal is None:
+                live = offline_live(settings.data_dir)
+            else:
+                from gemini_emulator.rehearsal import rehearsal_script
+
+                live = offline_live(settings.data_dir, rehearsal_script(rehearsal), "rehearsal")
+            key = await stack.enter_async_context(live)
             settings = replace(settings, live=replace(settings.live, api_key=key))
         for note in feature_warnings(settings.live):
             logger.warning(note)
@@ -138,7 +150,13 @@ async def serve(settings: Settings, toolsets: list[Toolset]) -> None:
             banner.append(
                 "  Ops endpoints (metrics, /openapi.json): off; set OPS_PORT to serve them"
             )
-        if echo:
+        if rehearsal is not None:
+            banner += [
+                f"  REHEARSAL: the built-in Live emulator plays {rehearsal.source}",
+                f"  ({len(rehearsal.turns)} turns; Gemini is not called). Speak, or type:",
+                '  `./livebot call LINK --text "..."`.',
+            ]
+        elif echo:
             banner += [
                 "  OFFLINE ECHO TEST: no GOOGLE_API_KEY is set, so the bot talks to its built-in",
                 "  Live emulator and plays back each thing you say after you stop (this proves",
@@ -158,6 +176,21 @@ async def serve(settings: Settings, toolsets: list[Toolset]) -> None:
             print("\n".join(banner), flush=True)
 
         await asyncio.gather(server.serve(sockets), announce())
+
+
+def checked_rehearsal(path: str, toolsets: list[Toolset]) -> Rehearsal:
+    """Read a rehearsal file and check that every tool it calls is enabled."""
+    from gemini_emulator.rehearsal import RehearsalError, load_rehearsal
+
+    rehearsal = load_rehearsal(path)
+    enabled = {t.name for t in registry_of(toolsets)}
+    for name in rehearsal.tools:
+        if name not in enabled:
+            raise RehearsalError(
+                f"{path} calls {name!r}, which is not an enabled tool "
+                f"(enabled: {', '.join(sorted(enabled)) or 'none'}; set TOOLS in .env)"
+            )
+    return rehearsal
 
 
 def print_tools(settings: Settings, toolsets: list[Toolset], *, as_json: bool) -> None:
@@ -291,6 +324,11 @@ def main(argv: list[str] | None = None) -> int:
     p_serve = sub.add_parser("serve", help="run the bot server and print the link callers open")
     p_serve.add_argument("--host", help="address to listen on (default: HOST or 127.0.0.1)")
     p_serve.add_argument("--port", type=int, help="port to listen on (default: PORT or 7860)")
+    p_serve.add_argument(
+        "--rehearse",
+        metavar="FILE",
+        help="offline, with the emulated model playing this TOML script (README: Rehearsing)",
+    )
     p_tools = sub.add_parser(
         "tools", help="list the enabled tools with the exact declarations sent to Gemini"
     )
@@ -351,9 +389,16 @@ def main(argv: list[str] | None = None) -> int:
             settings = replace(settings, host=args.host)
         if args.port:
             settings = replace(settings, port=args.port)
+        rehearsal = None
+        if args.rehearse:
+            try:
+                rehearsal = checked_rehearsal(args.rehearse, toolsets)
+            except ValueError as e:
+                print(f"livebot: cannot rehearse: {e}", file=sys.stderr)
+                return 2
         setup_logging(settings.log_level)
         try:
-            asyncio.run(serve(settings, toolsets))
+            asyncio.run(serve(settings, toolsets, rehearsal))
         except KeyboardInterrupt:
             pass
         except DataFileError as e:  # a data file that cannot be used: one line, no traceback

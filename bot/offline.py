@@ -22,6 +22,7 @@ from loguru import logger
 from bot.envpatch import patched_env
 from gemini_emulator import LiveEmulator
 from gemini_emulator.scripts import echo
+from gemini_emulator.session import Script
 from gemini_emulator.tls import write_ca_bundle
 
 # Not a secret: the emulator accepts only this key, and Google would refuse it.
@@ -29,15 +30,17 @@ OFFLINE_API_KEY = "livebot-offline-echo"
 
 
 @asynccontextmanager
-async def offline_live(data_dir: Path) -> AsyncIterator[str]:
-    """Run the emulator with the echo script; yield the key to use with it."""
+async def offline_live(
+    data_dir: Path, script: Script = echo, what: str = "echo"
+) -> AsyncIterator[str]:
+    """Run the emulator with ``script`` (the echo, or a rehearsal); yield the key to use."""
     parent = data_dir / "emulator"
     parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="run-", dir=parent) as own:
-        emulator = LiveEmulator(api_keys={OFFLINE_API_KEY}, script=echo, data_dir=own)
+        emulator = LiveEmulator(api_keys={OFFLINE_API_KEY}, script=script, data_dir=own)
         await emulator.start()
         bundle = write_ca_bundle(emulator.ca_file, emulator.ca_file.parent / "ca-bundle.pem")
-        logger.info(f"built-in Live emulator (echo) listening on {emulator.base_url}")
+        logger.info(f"built-in Live emulator ({what}) listening on {emulator.base_url}")
         try:
             with patched_env(
                 {"GOOGLE_GEMINI_BASE_URL": emulator.base_url, "SSL_CERT_FILE": str(bundle)}

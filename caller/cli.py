@@ -61,6 +61,38 @@ class Transcript:
         return line
 
 
+GREETING_WAIT_SECONDS = 4.0
+QUIET_SECONDS = 1.5
+
+
+def _is_bot_turn_end(m: Any) -> bool:
+    if not (isinstance(m, dict) and m.get("type") == "server-message"):
+        return False
+    data = m.get("data") or {}
+    return (
+        data.get("type") == "transcript" and data.get("role") == "bot" and bool(data.get("final"))
+    )
+
+
+async def _bot_turn_end(caller: Caller, after: int, timeout: float, report: Any) -> bool:
+    """Wait until the bot has answered: a turn end in the feed after message ``after``,
+    then QUIET_SECONDS with no new feed message (a tool call's reply is a second turn)."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    answered_at: float | None = None
+    seen = len(caller.data_messages)
+    while loop.time() < end:
+        report()
+        if len(caller.data_messages) != seen:
+            seen = len(caller.data_messages)
+            if any(_is_bot_turn_end(m) for m in caller.data_messages[after:]):
+                answered_at = loop.time()
+        if answered_at is not None and loop.time() - answered_at >= QUIET_SECONDS:
+            return True
+        await asyncio.sleep(0.1)
+    return answered_at is not None
+
+
 async def _run(args: argparse.Namespace) -> int:
     request_data = json.loads(args.request_data) if args.request_data else None
     transcript = Transcript()
@@ -85,8 +117,17 @@ async def _run(args: argparse.Namespace) -> int:
         print(f"connected: pc_id={caller.pc_id}", flush=True)
         if args.wav:
             await caller.play_wav(args.wav)
+        if args.text:
+            await caller.wait_for_message("bot-ready", timeout=args.connect_timeout)
+            # A greeting first: wait for its end (briefly: there may be none).
+            await _bot_turn_end(caller, 0, GREETING_WAIT_SECONDS, report)
+            for text in args.text:
+                seen_before = len(caller.data_messages)
+                await caller.send_text(text)
+                print(f"you   (typed) {text}", flush=True)
+                await _bot_turn_end(caller, seen_before, args.reply_timeout, report)
         loop = asyncio.get_running_loop()
-        end = loop.time() + args.seconds + (0 if not args.wav else 0.0)
+        end = loop.time() + args.seconds
         while loop.time() < end or (args.wav and not caller.played_until):
             report()
             await asyncio.sleep(0.1)
@@ -101,11 +142,19 @@ async def _run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m caller", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="./livebot call", description=__doc__.splitlines()[0])
     p.add_argument("url", help="a room link (…/r/<room>?t=…) or a bot server base URL")
     p.add_argument("--wav", help="16-bit WAV to speak after connecting")
     p.add_argument("--out", help="write the bot's audio to this WAV")
-    p.add_argument("--seconds", type=float, default=10, help="stay on the call this long")
+    p.add_argument(
+        "--text",
+        action="append",
+        help="type this to the bot (repeat for several turns; each waits for the reply)",
+    )
+    p.add_argument(
+        "--reply-timeout", type=float, default=20, help="seconds to wait for each typed reply"
+    )
+    p.add_argument("--seconds", type=float, default=10, help="then stay on the call this long")
     p.add_argument("--offer-path", default="/api/offer")
     p.add_argument("--request-data", help="JSON sent as request_data with the offer")
     p.add_argument("--connect-timeout", type=float, default=10)

@@ -357,6 +357,17 @@ class Caller:
             raise RuntimeError("data channel is not open")
         self._dc.send(json.dumps(obj))
 
+    async def send_text(self, text: str) -> None:
+        """Type to the bot, as the page's text box does (an RTVI ``send-text`` message)."""
+        await self.send_data(
+            {
+                "label": RTVI_LABEL,
+                "type": "send-text",
+                "id": uuid.uuid4().hex[:8],
+                "data": {"content": text, "options": {}},
+            }
+        )
+
     async def wait_for_message(self, match: str | Callable[[Any], bool], timeout: float) -> Any:
         """The first data message (already received or arriving within ``timeout``) whose
         ``type`` equals ``match``, or for which ``match(message)`` is true."""
