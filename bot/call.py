@@ -25,6 +25,16 @@ from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport
 from pipecat.workers.runner import WorkerRunner
 
 from bot.admission import Admission
+from bot.events import (
+    CallEvent,
+    EventSink,
+    SessionInterrupted,
+    SessionLost,
+    SessionMoved,
+    ToolNotRun,
+    ToolState,
+    TranscriptPiece,
+)
 from bot.feed import CallFeed
 from bot.live.stage import LiveStage
 from bot.media import install_barge_in_flush, install_call_media
@@ -35,6 +45,7 @@ from bot.rooms import Room
 from bot.settings import LiveSettings
 from bot.watchdog import DEFAULT_CALLER_GONE_SECONDS, CallerWatchdog
 from tools.registry import ToolRegistry
+from tools.toolset import PagePanel, RoomSettings
 
 CALLER_SAMPLE_RATE = 16_000  # what Gemini Live takes
 BOT_SAMPLE_RATE = 24_000  # what Gemini Live speaks
@@ -42,7 +53,11 @@ BOT_SAMPLE_RATE = 24_000  # what Gemini Live speaks
 
 @dataclass
 class CallOptions:
-    """What differs between calls (rooms add more later)."""
+    """What differs between calls.
+
+    `tools` also carries the toolsets the tools came from (`registry_of`): each adds its
+    lines to the room's system instruction and may show a panel on the caller's page.
+    """
 
     greeting: str | None = None
     system_instruction: str | None = None
@@ -51,8 +66,10 @@ class CallOptions:
     room: Room | None = None
     mode: str = "live"  # or "echo": the page says which
     message: str = ""
-    lights: Any | None = None  # a lights backend whose state the page shows
-    calendar: Any | None = None  # a calendar backend whose next events the page shows
+    # TEMPORARY (until bot/server.py's options factory stops passing them; remove at
+    # merge): ignored, the page panels come from the toolsets in `tools`.
+    lights: object = None
+    calendar: object = None
     timezone: ZoneInfo | None = None
     metrics: Metrics | None = None
     admission: Admission | None = None
@@ -90,16 +107,12 @@ def build_call(
     install_barge_in_flush(transport.output(), connection)  # bot/media/output.py
     room = options.room
     system_instruction = options.system_instruction or live.system_instruction
-    if room is not None:
-        if room.persona:
-            system_instruction += f"\n\nIn this room ({room.display_title}): {room.persona}"
-        if room.lights_room:
-            system_instruction += (
-                f"\n\nThe caller is in the {room.lights_room}: when they say 'the lights' "
-                f"without naming a room, they mean the {room.lights_room} lights."
-            )
-        if room.voice:
-            live = replace(live, voice=room.voice)
+    if room is not None and room.persona:
+        system_instruction += f"\n\nIn this room ({room.display_title}): {room.persona}"
+    for lines in room_instructions(options.tools, room):
+        system_instruction += f"\n\n{lines}"
+    if room is not None and room.voice:
+        live = replace(live, voice=room.voice)
     task_ref: list[PipelineWorker] = []
 
     async def to_page(data: dict[str, Any]) -> None:
@@ -112,10 +125,12 @@ def build_call(
             "message": options.message,
             "room": {"name": room.name, "title": room.display_title} if room else None,
         },
-        lights=options.lights,
-        lights_room=room.lights_room if room else None,
-        calendar=options.calendar,
-        timezone=options.timezone,
+        panels=page_panels(options.tools, room),
+    )
+    events = fan_out(
+        feed.on_event,
+        options.metrics.on_call_event if options.metrics else None,
+        options.admission.on_call_event if options.admission else None,
     )
     stage = LiveStage(
         live=live,
@@ -124,11 +139,7 @@ def build_call(
         google_search=options.google_search,
         call_id=call_id,
         on_interrupted=lambda: flush_output(connection),
-        on_event=fan_out(
-            feed.on_stage_event,
-            options.metrics and options.metrics.on_call_event,
-            options.admission and options.admission.on_call_event,
-        ),
+        on_event=from_stage_dicts(events),  # TEMPORARY adapter: `on_event=events` at merge
         inference_on_context_initialization=bool(options.greeting),
     )
     context = LLMContext()
@@ -186,13 +197,66 @@ def flush_output(connection: SmallWebRTCConnection) -> None:
         track.flush()
 
 
-def fan_out(*sinks: Callable[[dict[str, Any]], Awaitable[None]] | None):
-    """One event sink that delivers to several."""
+def _settings(room: Room | None, toolset: str) -> RoomSettings:
+    return room.settings_for(toolset) if room is not None else {}
+
+
+def room_instructions(tools: ToolRegistry, room: Room | None) -> list[str]:
+    """What the call's toolsets add to the system instruction in this room, in order."""
+    found = (ts.room_instructions(_settings(room, ts.name)) for ts in tools.toolsets)
+    return [lines for lines in found if lines]
+
+
+def page_panels(tools: ToolRegistry, room: Room | None) -> list[PagePanel]:
+    """The panels the call's toolsets show on the caller's page in this room, in order."""
+    found = (ts.page_panel(_settings(room, ts.name)) for ts in tools.toolsets)
+    return [panel for panel in found if panel is not None]
+
+
+def fan_out(*sinks: EventSink | None) -> EventSink:
+    """One event sink that delivers each call event to several consumers, in order."""
     targets = [s for s in sinks if s is not None]
 
-    async def deliver(data: dict[str, Any]) -> None:
+    async def deliver(event: CallEvent) -> None:
         for sink in targets:
-            await sink(data)
+            await sink(event)
+
+    return deliver
+
+
+def from_stage_dicts(sink: EventSink) -> Callable[[dict[str, Any]], Awaitable[None]]:
+    """TEMPORARY, removed at merge: the Live stage on this branch still emits dicts;
+    this turns each into its typed event (`bot.events`) for `sink`.
+
+    The error notice is dropped: the `lost` event that follows it becomes
+    `SessionLost`, whose words the page feed now says itself."""
+
+    async def deliver(data: dict[str, Any]) -> None:
+        event: CallEvent | None = None
+        match data.get("type"), data.get("event"), data.get("level"):
+            case "tool", _, _:
+                event = ToolState(
+                    data["call_id"],
+                    data["name"],
+                    data["state"],
+                    data.get("scheduling"),
+                    data["behavior"],
+                    data.get("summary"),
+                )
+            case "guard", _, _:
+                event = ToolNotRun(
+                    data["call_id"], data["name"], data["refusal"], data.get("summary")
+                )
+            case "transcript", _, _:
+                event = TranscriptPiece(data["role"], data["text"], data.get("final", False))
+            case "notice", _, "warning":
+                event = SessionInterrupted("socket lost")
+            case "live", "switched", _:
+                event = SessionMoved(data["reason"], float(data["gap"]))
+            case "live", "lost", _:
+                event = SessionLost(data["reason"])
+        if event is not None:
+            await sink(event)
 
     return deliver
 

@@ -246,7 +246,7 @@ def create_app(
 
         def options_factory(room: Room) -> CallOptions:
             # A room may bring its own calendar; each package decides (and caches).
-            sets = [ts.in_room({"calendar": room.calendar}) for ts in toolsets]
+            sets = [ts.in_room(room.settings_for(ts.name)) for ts in toolsets]
             backends = {ts.name: ts.extras.get("backend") for ts in sets}
             # The echo test answers what the caller says; a greeting would only be echoed.
             return CallOptions(

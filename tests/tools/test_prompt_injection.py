@@ -14,6 +14,7 @@ from __future__ import annotations
 import pytest
 from loguru import logger
 
+from bot.call import from_stage_dicts
 from bot.metrics import Metrics
 from tests.tools.intent_call import Home, Model, Said, run_call, tomorrow_at
 
@@ -88,8 +89,9 @@ async def test_proactive_light_change_without_any_caller_turn_is_refused(tmp_pat
     assert not home.acted
     # An operator sees them on /metrics (the same events, through the real counters).
     metrics = Metrics()
+    deliver = from_stage_dicts(metrics.on_call_event)  # TEMPORARY: the stage's dicts, typed
     for event in home.events:
-        await metrics.on_call_event(event)
+        await deliver(event)
     text = metrics.render().decode()
     for name in ("set_light", "set_room", "create_event"):
         line = f'livebot_tool_calls_not_run_total{{reason="no_caller_turn",tool="{name}"}} 1.0'
