@@ -89,8 +89,7 @@ def toolset(ctx: ToolContext, calendar: str | None = None) -> Toolset:
     rooms: dict[str, Toolset] = {}
 
     def for_room(settings: RoomSettings) -> Toolset:
-        # "calendar": the key the bot passes until rooms carry per-toolset settings
-        name = settings.get(NAME) or settings.get("calendar")
+        name = settings.get(NAME)
         if not name or name == calendar:
             return main
         if name not in rooms:
