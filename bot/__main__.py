@@ -24,6 +24,7 @@ from bot.rooms import RoomError, RoomStore
 from bot.settings import Settings, SettingsError, feature_warnings, load_settings
 from tools.api import Behavior
 from tools.files import DataFileError
+from tools.room_options import room_options
 from tools.toolset import Toolset, ToolSettingsError, load_toolsets, registry_of
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 # requests (HTTP_SHUTDOWN_SECONDS) and the peer connections (bot.http.connections.CLOSE_SECONDS,
 # 2 s), each bounded; past SHUTDOWN_MARGIN_SECONDS the process exits anyway. Keep it
 # under docker-compose.yml's stop_grace_period margin (15 s).
-HTTP_SHUTDOWN_SECONDS = 3.0
+HTTP_SHUTDOWN_SECONDS = 3  # whole seconds: uvicorn types the setting as int
 SHUTDOWN_MARGIN_SECONDS = 12.0
 
 
@@ -268,21 +269,43 @@ def revoke_command(rooms: RoomStore, secret: bytes, args: argparse.Namespace) ->
     return 0
 
 
+def _dest(package: str, key: str) -> str:
+    return f"toolset:{package}:{key}"
+
+
+def add_toolset_flags(parser: argparse.ArgumentParser) -> None:
+    """`room create` takes each tool package's room settings (`tools.room_options`)."""
+    for package, options in room_options().items():
+        for o in options:
+            try:
+                parser.add_argument(o.flag, dest=_dest(package, o.key), help=o.help)
+            except argparse.ArgumentError as e:  # a flag taken: the first one keeps it
+                logger.warning(f"tool package {package!r}: room option {o.flag} unusable: {e}")
+
+
+def toolset_settings(args: argparse.Namespace) -> dict[str, dict[str, str]]:
+    """The toolset settings given on the command line, by package."""
+    found: dict[str, dict[str, str]] = {}
+    for package, options in room_options().items():
+        for o in options:
+            value = getattr(args, _dest(package, o.key), None)
+            if value is not None:
+                found.setdefault(package, {})[o.key] = value
+    return found
+
+
 def _room_command(settings: Settings, args: argparse.Namespace) -> int:
     rooms = RoomStore(settings.data_dir / "rooms.json")
     if args.room_command == "revoke":
         return revoke_command(rooms, settings.link_secret(), args)
     if args.room_command == "list":
         for room in rooms.all():
-            extras = ", ".join(
-                f"{k} {v}"
-                for k, v in (
-                    ("voice", room.voice),
-                    ("lights", room.lights_room),
-                    ("calendar", room.calendar),
-                )
-                if v
-            )
+            shown = [("voice", room.voice)] + [
+                (o.label, room.settings_for(package).get(o.key))
+                for package, options in room_options().items()
+                for o in options
+            ]
+            extras = ", ".join(f"{k} {v}" for k, v in shown if v)
             print(
                 f"{room.name}: {room.display_title}, up to {room.max_callers} callers"
                 + (f", {extras}" if extras else "")
@@ -301,8 +324,7 @@ def _room_command(settings: Settings, args: argparse.Namespace) -> int:
             title=args.title,
             persona=args.persona,
             voice=args.voice,
-            lights_room=args.lights_room,
-            calendar=args.calendar,
+            toolsets=toolset_settings(args),
             max_callers=args.max_callers,
         )
     except (ValueError, RoomError) as e:
@@ -343,11 +365,7 @@ def main(argv: list[str] | None = None) -> int:
     p_create.add_argument("--title", help="the name callers see")
     p_create.add_argument("--persona", help="added to the system instruction in this room")
     p_create.add_argument("--voice", help="a Gemini prebuilt voice for this room")
-    p_create.add_argument("--lights-room", help="the lights room this room controls by default")
-    p_create.add_argument(
-        "--calendar",
-        help="the calendar this room uses (a CalDAV name, or calendar-NAME.ics in the data dir)",
-    )
+    add_toolset_flags(p_create)
     p_create.add_argument("--max-callers", type=int, help="simultaneous callers (default 4)")
     room_sub.add_parser("list", help="list the rooms")
     p_delete = room_sub.add_parser("delete", help="delete a room (its links stop working)")

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+
+from bot.events import CallEvent, SessionLost
 
 
 @dataclass
@@ -37,13 +38,12 @@ class Admission:
             return "The bot is busy with other calls. Please try again in a minute.", 30
         return None
 
-    async def on_call_event(self, data: dict[str, Any]) -> None:
+    async def on_call_event(self, event: CallEvent) -> None:
         """A call's Live session was refused outright: stop admitting calls for a while."""
-        if data.get("type") == "live" and data.get("event") == "lost":
-            reason = data.get("reason", "")
-            if reason in ("busy", "refused"):
+        match event:
+            case SessionLost(reason="busy" | "refused"):
                 self._live_down_until = time.monotonic() + self.cooldown_seconds
-                self._live_down_reason = reason
+                self._live_down_reason = event.reason
 
     @property
     def live_down(self) -> bool:

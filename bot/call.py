@@ -8,10 +8,8 @@ caller's Opus to 16 kHz mono PCM for Gemini and plays its 24 kHz audio back.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from loguru import logger
 from pipecat.frames.frames import LLMRunFrame
@@ -25,8 +23,11 @@ from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport
 from pipecat.workers.runner import WorkerRunner
 
 from bot.admission import Admission
+from bot.events import (
+    CallEvent,
+    EventSink,
+)
 from bot.feed import CallFeed
-from bot.live.legacy_events import legacy_sink
 from bot.live.stage import LiveStage
 from bot.live.vertex import live_stage
 from bot.media import flush_output, install_barge_in_flush, install_call_media
@@ -37,6 +38,7 @@ from bot.rooms import Room
 from bot.settings import LiveSettings
 from bot.watchdog import DEFAULT_CALLER_GONE_SECONDS, CallerWatchdog
 from tools.registry import ToolRegistry
+from tools.toolset import PagePanel, RoomSettings
 
 CALLER_SAMPLE_RATE = CALLER_AUDIO.rate  # what Gemini Live takes (bot/media/formats.py)
 BOT_SAMPLE_RATE = BOT_AUDIO.rate  # what Gemini Live speaks
@@ -44,7 +46,11 @@ BOT_SAMPLE_RATE = BOT_AUDIO.rate  # what Gemini Live speaks
 
 @dataclass
 class CallOptions:
-    """What differs between calls (rooms add more later)."""
+    """What differs between calls.
+
+    `tools` also carries the toolsets the tools came from (`registry_of`): each adds its
+    lines to the room's system instruction and may show a panel on the caller's page.
+    """
 
     greeting: str | None = None
     system_instruction: str | None = None
@@ -53,9 +59,6 @@ class CallOptions:
     room: Room | None = None
     mode: str = "live"  # or "echo": the page says which
     message: str = ""
-    lights: Any | None = None  # a lights backend whose state the page shows
-    calendar: Any | None = None  # a calendar backend whose next events the page shows
-    timezone: ZoneInfo | None = None
     metrics: Metrics | None = None
     admission: Admission | None = None
     # End the call after this long without any caller audio packet (None: never).
@@ -92,16 +95,12 @@ def build_call(
     install_barge_in_flush(transport.output(), connection)  # bot/media/output.py
     room = options.room
     system_instruction = options.system_instruction or live.system_instruction
-    if room is not None:
-        if room.persona:
-            system_instruction += f"\n\nIn this room ({room.display_title}): {room.persona}"
-        if room.lights_room:
-            system_instruction += (
-                f"\n\nThe caller is in the {room.lights_room}: when they say 'the lights' "
-                f"without naming a room, they mean the {room.lights_room} lights."
-            )
-        if room.voice:
-            live = replace(live, voice=room.voice)
+    if room is not None and room.persona:
+        system_instruction += f"\n\nIn this room ({room.display_title}): {room.persona}"
+    for lines in room_instructions(options.tools, room):
+        system_instruction += f"\n\n{lines}"
+    if room is not None and room.voice:
+        live = replace(live, voice=room.voice)
     task_ref: list[PipelineWorker] = []
 
     async def to_page(data: dict[str, Any]) -> None:
@@ -114,10 +113,12 @@ def build_call(
             "message": options.message,
             "room": {"name": room.name, "title": room.display_title} if room else None,
         },
-        lights=options.lights,
-        lights_room=room.lights_room if room else None,
-        calendar=options.calendar,
-        timezone=options.timezone,
+        panels=page_panels(options.tools, room),
+    )
+    events = fan_out(
+        feed.on_event,
+        options.metrics.on_call_event if options.metrics else None,
+        options.admission.on_call_event if options.admission else None,
     )
     stage = live_stage(
         live=live,
@@ -126,13 +127,7 @@ def build_call(
         google_search=options.google_search,
         call_id=call_id,
         on_interrupted=lambda: flush_output(connection),
-        on_event=legacy_sink(  # until the feed, metrics and admission take typed events
-            fan_out(
-                feed.on_stage_event,
-                options.metrics and options.metrics.on_call_event,
-                options.admission and options.admission.on_call_event,
-            )
-        ),
+        on_event=events,
         inference_on_context_initialization=bool(options.greeting),
     )
     context = LLMContext()
@@ -183,13 +178,29 @@ def build_call(
     return call
 
 
-def fan_out(*sinks: Callable[[dict[str, Any]], Awaitable[None]] | None):
-    """One event sink that delivers to several."""
+def _settings(room: Room | None, toolset: str) -> RoomSettings:
+    return room.settings_for(toolset) if room is not None else {}
+
+
+def room_instructions(tools: ToolRegistry, room: Room | None) -> list[str]:
+    """What the call's toolsets add to the system instruction in this room, in order."""
+    found = (ts.room_instructions(_settings(room, ts.name)) for ts in tools.toolsets)
+    return [lines for lines in found if lines]
+
+
+def page_panels(tools: ToolRegistry, room: Room | None) -> list[PagePanel]:
+    """The panels the call's toolsets show on the caller's page in this room, in order."""
+    found = (ts.page_panel(_settings(room, ts.name)) for ts in tools.toolsets)
+    return [panel for panel in found if panel is not None]
+
+
+def fan_out(*sinks: EventSink | None) -> EventSink:
+    """One event sink that delivers each call event to several consumers, in order."""
     targets = [s for s in sinks if s is not None]
 
-    async def deliver(data: dict[str, Any]) -> None:
+    async def deliver(event: CallEvent) -> None:
         for sink in targets:
-            await sink(data)
+            await sink(event)
 
     return deliver
 

@@ -43,9 +43,9 @@ def options_factory(
     mode, message = call_mode(echo), caller_message(echo)
 
     def options_for(room: Room) -> CallOptions:
-        # A room may bring its own calendar; each package decides (and caches).
-        sets = [ts.in_room({"calendar": room.calendar}) for ts in toolsets]
-        backends = {ts.name: ts.extras.get("backend") for ts in sets}
+        # A room may bring its own settings per toolset (e.g. its calendar); each
+        # package interprets its own (and caches what it makes of them).
+        sets = [ts.in_room(room.settings_for(ts.name)) for ts in toolsets]
         # The echo test answers what the caller says; a greeting would only be echoed.
         return CallOptions(
             greeting=None if echo else settings.live.greeting,
@@ -54,9 +54,6 @@ def options_factory(
             room=room,
             mode=mode,
             message=message,
-            lights=backends.get("lights"),
-            calendar=backends.get("calendar"),
-            timezone=settings.timezone,
         )
 
     return options_for

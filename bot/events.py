@@ -75,7 +75,20 @@ class SessionLost:
     reason: LossReason
 
 
+@dataclass(frozen=True, slots=True)
+class BotRestarting:
+    """The server is shutting down: the call gets ``grace_seconds`` to finish."""
+
+    grace_seconds: float
+
+
 CallEvent = (
-    ToolState | ToolNotRun | TranscriptPiece | SessionInterrupted | SessionMoved | SessionLost
+    ToolState
+    | ToolNotRun
+    | TranscriptPiece
+    | SessionInterrupted
+    | SessionMoved
+    | SessionLost
+    | BotRestarting
 )
 EventSink = Callable[[CallEvent], Awaitable[None]]

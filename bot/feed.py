@@ -1,30 +1,82 @@
 """What the caller's page shows besides audio, sent as RTVI `server-message`s.
 
 Any RTVI client can follow a call: besides Pipecat's standard events, the page
-gets `{"type": ...}` messages — `session` (mode and room), `tool` (each call's
-state and scheduling, from the Live stage), `transcript`, `notice`, `lights`
-(the room's lights as they really are, on every change) and `calendar` (the
-next events, at start and after each calendar tool call). Every message is held
-to the data channel's size limit on the way out (`bot.pagemessage.fit`).
+gets `{"type": ...}` messages — `session` (mode and room), then, from the call's
+typed events (`bot.events`), `tool` (each call's state and scheduling),
+`transcript` and `notice` (the words the caller reads when the Live session
+breaks or is lost: they live here, not in the stage), and the toolsets' page
+panels (`tools.toolset.PagePanel`: e.g. the room's lights on every change, the
+next calendar events after each calendar change), which the feed sends without
+knowing what they show. Every message is held to the data channel's size limit on
+the way out (`bot.pagemessage.fit`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from loguru import logger
 
+from bot.events import (
+    BotRestarting,
+    CallEvent,
+    LossReason,
+    SessionInterrupted,
+    SessionLost,
+    ToolState,
+    TranscriptPiece,
+)
 from bot.pagemessage import encoded_size, fit
+from tools.toolset import PagePanel
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
-PAGE_EVENTS = {"tool", "transcript", "notice"}
-CALENDAR_TOOLS = {"create_event", "move_event", "cancel_event"}
-UPCOMING_DAYS = 7
-UPCOMING_COUNT = 5
+EARLY_LIMIT = 100  # messages kept for a page that is not ready yet
+CHANGE_DEBOUNCE_SECONDS = 0.05  # a panel's burst of changes becomes one snapshot
+
+RECONNECTING = "Reconnecting to Gemini…"
+LOST: dict[LossReason, str] = {
+    "busy": "The bot is busy right now (too many calls). Please try again in a few minutes.",
+    "refused": "The bot cannot reach Gemini right now (it was refused). Please try again later.",
+    "lost": "The bot lost its connection to Gemini. Please call again.",
+}
+
+
+def page_message(event: CallEvent) -> dict[str, Any] | None:
+    """The page's message for a call event; None for events the page does not show.
+
+    This is the one list of the call-event messages the page knows."""
+    match event:
+        case ToolState():
+            return {
+                "type": "tool",
+                "call_id": event.call_id,
+                "name": event.name,
+                "state": event.state,
+                "scheduling": event.scheduling,
+                "behavior": event.behavior,
+                "summary": event.summary,
+            }
+        case TranscriptPiece():
+            return {
+                "type": "transcript",
+                "role": event.role,
+                "text": event.text,
+                "final": event.final,
+            }
+        case SessionInterrupted():
+            return {"type": "notice", "level": "warning", "text": RECONNECTING}
+        case SessionLost():
+            return {"type": "notice", "level": "error", "text": LOST[event.reason]}
+        case BotRestarting():
+            text = (
+                f"The bot is restarting: this call ends within {event.grace_seconds:.0f} "
+                "seconds. Please call again in a minute."
+            )
+            return {"type": "notice", "level": "warning", "text": text}
+    return None  # ToolNotRun (the model hears the refusal), SessionMoved (seamless)
 
 
 class CallFeed:
@@ -35,43 +87,43 @@ class CallFeed:
         send: Send,
         *,
         session: dict[str, Any],
-        lights: Any | None = None,
-        lights_room: str | None = None,
-        calendar: Any | None = None,
-        timezone: ZoneInfo | None = None,
+        panels: Sequence[PagePanel] = (),
     ):
         self._send = send
         self._session = session
-        self._lights = lights
-        self._lights_room = lights_room
-        self._calendar = calendar
-        self._tz = timezone or ZoneInfo("UTC")
-        self._unsubscribe: Callable[[], None] | None = None
-        self._lights_pending = False
+        self._panels = list(panels)
+        self._unsubscribe: list[Callable[[], None]] = []
+        self._pending: set[int] = set()  # panels with a snapshot on its way
         self._tasks: set[asyncio.Task] = set()
-        self._early: list[dict[str, Any]] = []  # events from before the page was ready
+        self._early: list[dict[str, Any]] = []  # sent before the page was ready
+        self._subscribed = False
         self.ready = False
 
     async def start(self) -> None:
         """The caller's page is ready: send what it shows from the start, then follow changes."""
         self.ready = True
         await self.send({"type": "session", **self._session})
-        for data in self._early:
+        early, self._early = self._early, []
+        for data in early:
             await self.send(data)
-        self._early.clear()
-        await self.send_lights()
-        await self.send_calendar()
-        if self._lights is not None and self._unsubscribe is None:
-            self._unsubscribe = self._lights.subscribe(self._on_light_change)
+        for panel in self._panels:
+            await self.send_panel(panel)
+        if not self._subscribed:
+            self._subscribed = True
+            for i, panel in enumerate(self._panels):
+                if panel.subscribe is not None:
+                    self._unsubscribe.append(panel.subscribe(partial(self._on_change, i)))
 
     def close(self) -> None:
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe.clear()
         for task in self._tasks:
             task.cancel()
 
     async def send(self, data: dict[str, Any]) -> None:
+        """Send a message to the page; one sent before the page is ready is kept (up to
+        `EARLY_LIMIT`) and sent after the session message."""
         fitted = fit(data)
         if fitted is not data:
             logger.info(
@@ -80,7 +132,7 @@ class CallFeed:
             )
             data = fitted
         if not self.ready:
-            if data.get("type") in ("tool", "transcript", "notice") and len(self._early) < 100:
+            if len(self._early) < EARLY_LIMIT:
                 self._early.append(data)
             return
         try:
@@ -88,82 +140,40 @@ class CallFeed:
         except Exception as e:
             logger.debug(f"page message not delivered: {e!r}")
 
-    async def on_stage_event(self, data: dict[str, Any]) -> None:
-        """Forward the Live stage's events; a finished calendar change refreshes the list."""
-        if data.get("type") not in PAGE_EVENTS:
+    async def on_event(self, event: CallEvent) -> None:
+        """A call event: its message to the page; a finished tool call refreshes the
+        panels that follow that tool."""
+        data = page_message(event)
+        if data is None:
             return
         await self.send(data)
-        if data.get("type") == "tool" and data.get("name") in CALENDAR_TOOLS:
-            if data.get("state") == "done":
-                await self.send_calendar()
+        if isinstance(event, ToolState) and event.state == "done":
+            for panel in self._panels:
+                if event.name in panel.refresh_after:
+                    await self.send_panel(panel)
 
-    def _on_light_change(self, _light: Any) -> None:
-        # Called from the backend, possibly for many lights at once: send one update.
-        if self._lights_pending:
+    def _on_change(self, index: int) -> None:
+        # Called from a backend, possibly for many changes at once: send one snapshot.
+        if index in self._pending:
             return
-        self._lights_pending = True
-        task = asyncio.get_running_loop().create_task(self._send_lights_soon())
+        self._pending.add(index)
+        task = asyncio.get_running_loop().create_task(self._send_panel_soon(index))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _send_lights_soon(self) -> None:
-        await asyncio.sleep(0.05)
-        self._lights_pending = False
-        await self.send_lights()
+    async def _send_panel_soon(self, index: int) -> None:
+        await asyncio.sleep(CHANGE_DEBOUNCE_SECONDS)
+        self._pending.discard(index)
+        await self.send_panel(self._panels[index])
 
-    async def send_lights(self) -> None:
-        if self._lights is None:
+    async def send_panel(self, panel: PagePanel) -> None:
+        """A panel's snapshot, for a ready page (before that, `start` sends them all)."""
+        if not self.ready:
             return
         try:
-            lights = await self._lights.lights()
+            data = await panel.snapshot()
         except Exception as e:
-            logger.warning(f"lights state unavailable for the page: {e}")
+            logger.warning(f"page panel unavailable: {e}")
             return
-        if self._lights_room:
-            in_room = [x for x in lights if x.room == self._lights_room]
-            lights = in_room or lights
-        await self.send(
-            {
-                "type": "lights",
-                "room": self._lights_room,
-                "lights": [
-                    {
-                        "name": x.name,
-                        "room": x.room,
-                        "on": x.on,
-                        "brightness": x.brightness,
-                        "color_temp_kelvin": x.color_temp_kelvin,
-                        "reachable": x.reachable,
-                    }
-                    for x in lights
-                ],
-            }
-        )
-
-    async def send_calendar(self) -> None:
-        if self._calendar is None:
-            return
-        from tools.calendar.timeutil import iso, when
-
-        now = datetime.now(self._tz)
-        try:
-            listed = await self._calendar.list(now, now + timedelta(days=UPCOMING_DAYS))
-        except Exception as e:
-            logger.warning(f"calendar unavailable for the page: {e}")
-            return
-        events = sorted(listed, key=lambda e: e.start)
-        await self.send(
-            {
-                "type": "calendar",
-                "events": [
-                    {
-                        "id": e.uid,
-                        "title": e.title,
-                        "start": iso(e.start, self._tz),
-                        "end": iso(e.end, self._tz),
-                        "when": when(e.start, e.end, self._tz, all_day=e.all_day),
-                    }
-                    for e in events[:UPCOMING_COUNT]
-                ],
-            }
-        )
+        if data is not None:
+            await self.send(data)

@@ -1,15 +1,16 @@
 """Prometheus metrics: what an operator watches (calls, reconnects, tools, latency).
 
-One registry per app, fed by the Live stage's call events (the same events
-the caller's page gets), so the numbers and the page never disagree.
+One registry per app, fed by the call's typed events (`bot.events`, the same
+events the caller's page gets), so the numbers and the page never disagree.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from bot.events import CallEvent, SessionLost, SessionMoved, ToolNotRun, ToolState
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30)
 
@@ -76,26 +77,21 @@ class Metrics:
     def render(self) -> bytes:
         return generate_latest(self.registry)
 
-    async def on_call_event(self, data: dict[str, Any]) -> None:
-        """Count what the Live stage reports (tool states and session moves)."""
-        kind = data.get("type")
-        if kind == "tool":
-            call_id, state = data.get("call_id", ""), data.get("state")
-            if state == "running":
-                self._started[call_id] = time.monotonic()
-                return
-            started = self._started.pop(call_id, None)
-            tool = data.get("name") or "unknown"
-            if started is not None:
-                self.tool_latency.labels(tool).observe(time.monotonic() - started)
-            self.tool_calls.labels(tool, state, data.get("scheduling") or "none").inc()
-        elif kind == "guard":
-            self.guard_refusals.labels(
-                data.get("name") or "unknown", data.get("refusal") or "?"
-            ).inc()
-        elif kind == "live" and data.get("event") == "lost":
-            self.live_failures.labels(data.get("reason", "unknown")).inc()
-        elif kind == "live" and data.get("event") == "switched":
-            self.reconnects.labels(data.get("reason", "unknown")).inc()
-            if data.get("gap") is not None:
-                self.switch_gap.observe(float(data["gap"]))
+    async def on_call_event(self, event: CallEvent) -> None:
+        """Count what the call reports (tool states, guard refusals, session moves)."""
+        match event:
+            case ToolState(state="running"):
+                self._started[event.call_id] = time.monotonic()
+            case ToolState():
+                started = self._started.pop(event.call_id, None)
+                tool = event.name or "unknown"
+                if started is not None:
+                    self.tool_latency.labels(tool).observe(time.monotonic() - started)
+                self.tool_calls.labels(tool, event.state, event.scheduling or "none").inc()
+            case ToolNotRun():
+                self.guard_refusals.labels(event.name or "unknown", event.refusal or "?").inc()
+            case SessionLost():
+                self.live_failures.labels(event.reason).inc()
+            case SessionMoved():
+                self.reconnects.labels(event.reason).inc()
+                self.switch_gap.observe(event.gap_seconds)

@@ -1,9 +1,13 @@
-"""Rooms: where a call happens, each with its own persona, voice, lights and calendar.
+"""Rooms: where a call happens, each with its own persona, voice and toolset settings.
 
 Rooms live in `<data dir>/rooms.json`, edited with `livebot room
 create/list/delete/revoke`. A call in a room gets the room's persona added to the
-system instruction, its voice, its default lights room and its calendar; a room
-also caps how many callers it holds at once.
+system instruction and its voice; a room also caps how many callers it holds at
+once. Its `toolsets` settings (`{"<toolset>": {"<key>": "<value>"}}`, e.g. its
+default lights room, its own calendar) are opaque here: each tool package declares
+the ones it takes (`tools.room_options`: their `room create` flags, the checks of
+their values, their keys in files written before rooms carried them) and
+interprets them in its calls.
 
 The file is shared by every process on the data directory (the CLI, two bots):
 
@@ -26,11 +30,10 @@ by id (the token's nonce) in the file's `revoked` map, kept until they expire.
 from __future__ import annotations
 
 import json
-import re
 import secrets
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, fields, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +41,10 @@ from loguru import logger
 
 from bot.links import MAX_LINK_SECONDS, ROOM_NAME, Claims, TokenError
 from tools.files import DataFileError, locked, write_atomically
+from tools.room_options import problem, room_options
 
 DEFAULT_ROOM = "lobby"
-# A room's calendar names a file `calendar-<name>.ics` in the data directory (or a
-# CalDAV calendar): one path component, so it can never point outside the directory.
-CALENDAR_NAME = re.compile(r"^(?!\.)[^\x00-\x1f\x7f/\\]{1,64}$")
+ToolsetSettings = Mapping[str, Mapping[str, str]]  # toolset name -> its settings here
 
 
 class RoomError(ValueError):
@@ -63,8 +65,8 @@ class Room:
     title: str = ""
     persona: str | None = None  # added to the system instruction
     voice: str | None = None  # a Gemini prebuilt voice; None = the bot's default
-    lights_room: str | None = None  # the lights room this room controls by default
-    calendar: str | None = None  # a calendar name (CalDAV) for this room's calendar tools
+    # Each toolset's settings in this room, for the toolset to interpret.
+    toolsets: ToolsetSettings = field(default_factory=dict)
     max_callers: int = 4
     generation: str = ""  # what its links carry; a new room gets a new one
 
@@ -76,20 +78,53 @@ class Room:
             )
         if not 1 <= self.max_callers <= 50:
             raise RoomError(f"max callers {self.max_callers} is out of range: use 1 to 50")
-        if self.calendar is not None and not CALENDAR_NAME.fullmatch(self.calendar):
-            raise RoomError(
-                f"calendar name {self.calendar!r} is not allowed: it must stay inside the "
-                "data directory, so use up to 64 characters without slashes or control "
-                "characters, not starting with a dot"
-            )
+        if not isinstance(self.toolsets, Mapping):
+            raise RoomError(f"toolsets is {self.toolsets!r}: it must be an object")
+        for toolset, settings in self.toolsets.items():
+            if not isinstance(settings, Mapping):
+                raise RoomError(f"toolsets.{toolset} is {settings!r}: it must be an object")
+            for key, value in settings.items():
+                if not isinstance(value, str):
+                    raise RoomError(f"toolsets.{toolset}.{key} is {value!r}: it must be text")
+                wrong = problem(toolset, key, value)
+                if wrong is not None:
+                    raise RoomError(wrong)
+        # A copy of plain dicts: the room stays what it was made with.
+        object.__setattr__(self, "toolsets", {k: dict(v) for k, v in self.toolsets.items()})
 
     @property
     def display_title(self) -> str:
         return self.title or self.name.replace("-", " ").title()
 
+    def settings_for(self, toolset: str) -> Mapping[str, str]:
+        """This room's settings for `toolset` (empty when it has none)."""
+        return self.toolsets.get(toolset, {})
 
-_OPTIONAL_TEXT = ("persona", "voice", "lights_room", "calendar")
-_KNOWN = {f.name for f in fields(Room)} - {"name"}
+
+_OPTIONAL_TEXT = ("persona", "voice")
+_KNOWN = {f.name for f in fields(Room)} - {"name", "toolsets"}
+
+
+def _toolsets_of(entry: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """The entry's toolset settings: its `toolsets` object, over the top-level keys that
+    files of old carried (each package names its own, e.g. `lights_room`)."""
+    found: dict[str, dict[str, str]] = {}
+    for package, options in room_options().items():
+        for o in options:
+            value = entry.get(o.legacy_key) if o.legacy_key else None
+            if value is None:
+                continue
+            if not isinstance(value, str):
+                raise RoomError(f"{o.legacy_key} is {value!r}: it must be text or null")
+            found.setdefault(package, {})[o.key] = value
+    given = entry.get("toolsets", {})
+    if not isinstance(given, dict):
+        raise RoomError(f"toolsets is {json.dumps(given)[:60]}: it must be an object")
+    for package, settings in given.items():
+        if not isinstance(settings, dict):
+            raise RoomError(f"toolsets.{package} is {json.dumps(settings)[:60]}: not an object")
+        found[package] = {**found.get(package, {}), **settings}
+    return found
 
 
 def room_from_entry(name: object, entry: object) -> Room:
@@ -107,11 +142,22 @@ def room_from_entry(name: object, entry: object) -> Room:
     max_callers = entry.get("max_callers", 4)
     if not isinstance(max_callers, int) or isinstance(max_callers, bool):
         raise RoomError(f"max_callers is {max_callers!r}: it must be a whole number, 1 to 50")
-    return Room(name=name, **{k: v for k, v in entry.items() if k in _KNOWN})
+    known = {k: v for k, v in entry.items() if k in _KNOWN}
+    return Room(name=name, toolsets=_toolsets_of(entry), **known)
 
 
 def _entry_of(room: Room) -> dict[str, Any]:
-    return {f.name: getattr(room, f.name) for f in fields(Room) if f.name != "name"}
+    entry = {f.name: getattr(room, f.name) for f in fields(Room) if f.name != "name"}
+    entry["toolsets"] = {k: dict(v) for k, v in room.toolsets.items()}
+    return entry
+
+
+def merged(room: Room, toolsets: ToolsetSettings) -> dict[str, dict[str, str]]:
+    """The room's toolset settings with `toolsets` set over them, key by key."""
+    result = {k: dict(v) for k, v in room.toolsets.items()}
+    for package, settings in toolsets.items():
+        result[package] = {**result.get(package, {}), **settings}
+    return result
 
 
 class RoomStore:
@@ -243,7 +289,7 @@ class RoomStore:
 
     def update(self, name: str, **changes: object) -> Room:
         """Create the room (with a new generation) or change the given settings (None
-        values are left as they are)."""
+        values are left as they are; `toolsets` settings are set key by key)."""
         wanted = {k: v for k, v in changes.items() if v is not None}
         Room(name=name, **wanted)  # type: ignore[arg-type]  # refuse bad values before locking
 
@@ -254,6 +300,8 @@ class RoomStore:
                 if name in raw["rooms"]:
                     logger.warning(f"rooms file {self.path}: replacing the bad entry {name!r}")
                 current = Room(name=name, generation=new_generation())
+            if "toolsets" in wanted:
+                wanted["toolsets"] = merged(current, wanted["toolsets"])  # type: ignore[arg-type]
             room = replace(current, **wanted)  # type: ignore[arg-type]
             raw["rooms"][name] = _entry_of(room)
             return room

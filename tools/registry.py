@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from tools.api import Tool
+
+if TYPE_CHECKING:
+    from tools.toolset import Toolset
 
 
 class ToolRegistry:
     """Tools by name; names are unique because the model calls tools by name."""
 
-    def __init__(self, tools: Iterable[Tool] = ()):
+    def __init__(self, tools: Iterable[Tool] = (), *, toolsets: Sequence[Toolset] = ()):
         self._tools: dict[str, Tool] = {}
+        # The toolsets the tools came from (see `tools.toolset.registry_of`), for what
+        # else they bring to a call: room instructions, page panels.
+        self.toolsets: tuple[Toolset, ...] = tuple(toolsets)
         for t in tools:
             self.add(t)
 

@@ -10,6 +10,19 @@ tools. The bot imports only the packages named in the `TOOLS` setting, so a
 new package is enabled by configuration, without editing the bot. A package can
 also live outside this repository, as an installed distribution with an entry
 point in the group `livebot.tools` (see `tools.discovery`).
+
+Besides its tools, a toolset may contribute to a call without the bot knowing it
+by name (the bot loops over toolsets):
+
+- `instructions(settings)`: its lines for the system instruction of a room;
+- `panel(settings)`: a `PagePanel`, what the caller's page shows beside the call
+  (a snapshot message, sent at the start and again on each change it reports);
+- `for_room(settings)`: the toolset calls in a room use (e.g. the room's calendar).
+
+`settings` is the room's opaque mapping for this toolset (`Room.toolsets[name]`),
+which only the toolset interprets. A package declares the settings a room may
+carry in its module as `ROOM_OPTIONS` (`RoomOption`s: the `livebot room create`
+flag, the check of a value), see `tools.room_options`.
 """
 
 from __future__ import annotations
@@ -17,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from tools.api import Tool
@@ -40,6 +54,27 @@ class ToolContext:
     timezone: ZoneInfo
 
 
+RoomSettings = Mapping[str, str]  # one toolset's settings in one room, its own to interpret
+
+
+@dataclass(frozen=True)
+class PagePanel:
+    """What a toolset shows on the caller's page: one RTVI `server-message` it keeps fresh.
+
+    `snapshot()` returns the whole message (a dict with its own `"type"`, e.g. the
+    room's lights) or None when there is nothing to show; the page feed sends it when
+    the page is ready and again after each change. Changes come from `subscribe`
+    (the backend calls `changed()`, possibly many times at once: the feed sends one
+    snapshot shortly after; the returned function unsubscribes) and from the
+    toolset's own tools: a call of a tool in `refresh_after` that finished refreshes
+    the panel.
+    """
+
+    snapshot: Callable[[], Awaitable[dict[str, Any] | None]]
+    subscribe: Callable[[Callable[[], None]], Callable[[], None]] | None = None
+    refresh_after: frozenset[str] = frozenset()
+
+
 @dataclass
 class Toolset:
     """A domain's tools and the backend they share, started once per bot process."""
@@ -52,10 +87,20 @@ class Toolset:
     extras: dict[str, object] = field(default_factory=dict)
     # A room may configure the package differently (e.g. its own calendar): given the
     # room's settings, return the toolset calls in that room use (the package caches it).
-    for_room: Callable[[Mapping[str, str | None]], Toolset] | None = None
+    for_room: Callable[[RoomSettings], Toolset] | None = None
+    # Lines for the system instruction of a room with these settings (None: nothing).
+    instructions: Callable[[RoomSettings], str | None] | None = None
+    # What the caller's page shows for this toolset in a room with these settings.
+    panel: Callable[[RoomSettings], PagePanel | None] | None = None
 
-    def in_room(self, room: Mapping[str, str | None]) -> Toolset:
-        return self.for_room(room) if self.for_room is not None else self
+    def in_room(self, settings: RoomSettings) -> Toolset:
+        return self.for_room(settings) if self.for_room is not None else self
+
+    def room_instructions(self, settings: RoomSettings) -> str | None:
+        return self.instructions(settings) if self.instructions is not None else None
+
+    def page_panel(self, settings: RoomSettings) -> PagePanel | None:
+        return self.panel(settings) if self.panel is not None else None
 
 
 def available_packages() -> list[str]:
@@ -130,4 +175,6 @@ def load_toolsets(
 
 
 def registry_of(toolsets: Sequence[Toolset]) -> ToolRegistry:
-    return ToolRegistry(t for s in toolsets for t in s.tools)
+    """The tools of `toolsets` (the registry keeps the toolsets: their room instructions
+    and page panels go with their tools into the call)."""
+    return ToolRegistry((t for s in toolsets for t in s.tools), toolsets=toolsets)

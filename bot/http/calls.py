@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from loguru import logger
 
 from bot.call import Call, run_call
+from bot.events import BotRestarting
 
 STOP_SECONDS = 4.0  # all calls' pipelines together, when the server stops them
 
@@ -81,14 +82,7 @@ class CallRegistry:
         draining.set()
         logger.warning(f"shutting down: {len(self.calls)} call(s) get {grace:g} s to finish")
         for call in list(self.calls.values()):
-            await call.feed.send(
-                {
-                    "type": "notice",
-                    "level": "warning",
-                    "text": f"The bot is restarting: this call ends within {grace:.0f} seconds. "
-                    "Please call again in a minute.",
-                }
-            )
+            await call.feed.on_event(BotRestarting(grace))
         await self.wait_empty(grace)
         for call in list(self.calls.values()):
             call.outcome = "shutdown"

@@ -54,7 +54,7 @@ async def test_a_call_shows_transcript_tools_lights_and_plays_the_bot(tmp_path, 
             running_bot(emu, tmp_path, toolsets=toolsets, api_key=FAKE_KEY) as bot,
             chromium(wav=wav) as browser,
         ):
-            bot.rooms.put(Room(name="kitchen", lights_room="kitchen"))
+            bot.rooms.put(Room(name="kitchen", toolsets={"lights": {"room": "kitchen"}}))
             context = await browser.new_context(viewport={"width": 1280, "height": 900})
             page = await context.new_page()
             hosts: set[str] = set()

@@ -19,6 +19,7 @@ from bot.pagemessage import MAX_PAGE_MESSAGE_BYTES, encoded_size
 from tests.calendar.helpers import PARIS, at, call, day
 from tools.calendar import toolset
 from tools.calendar.backend import MAX_TITLE, Event, to_calendar
+from tools.calendar.panel import page_panel
 from tools.toolset import ToolContext, Toolset
 
 pytestmark = pytest.mark.timeout(120)
@@ -93,7 +94,7 @@ async def test_the_pages_calendar_message_stays_small(tmp_path: Path):
     async def send(data: dict[str, Any]) -> None:
         sent.append(data)
 
-    feed = CallFeed(send, session={"mode": "live"}, calendar=backend, timezone=PARIS)
+    feed = CallFeed(send, session={"mode": "live"}, panels=[page_panel(backend, PARIS)])
     await feed.start()
     [message] = [m for m in sent if m["type"] == "calendar"]
     size = len(json.dumps(message).encode())

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from bot.events import CallEvent, EventSink, SessionLost
-from bot.live.legacy_events import as_legacy_dicts
+from bot.feed import page_message
 from gemini_emulator import LiveSession
 from gemini_emulator.testing import running_emulator
 from tests.live.harness import live_settings, running_stage, silence
@@ -131,8 +131,9 @@ async def test_quota_refusal_tells_the_caller_the_bot_is_busy(tmp_path, speech_p
         async with running_stage(emu, live=live_settings(), on_event=events_to(events)) as h:
             await wait_until(lambda: h.stage.lost, timeout=10)
     assert SessionLost("busy") in events
-    # what the page shows for it (today through the bridge to the feed's dicts)
-    notices = [d["text"] for e in events for d in as_legacy_dicts(e) if d["type"] == "notice"]
+    # what the page shows for it
+    shown = [page_message(e) for e in events]
+    notices = [d["text"] for d in shown if d is not None and d["type"] == "notice"]
     assert any("busy" in n for n in notices)
     assert h.stage.lost_reason == "busy"
     assert len(emu.connections) == 1, "no retry storm against a full quota"

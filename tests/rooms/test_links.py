@@ -64,13 +64,13 @@ def test_bad_durations_are_refused(text):
 
 def test_rooms_persist_and_names_are_checked(tmp_path):
     store = RoomStore(tmp_path / "rooms.json")
-    store.update("kitchen", lights_room="kitchen", voice="Puck", max_callers=2)
+    store.update("kitchen", toolsets={"lights": {"room": "kitchen"}}, voice="Puck", max_callers=2)
     store.update("kitchen", persona="Talk like a chef.")
     again = RoomStore(tmp_path / "rooms.json").get("kitchen")
     assert again is not None and again.generation  # a new room gets a generation, kept after
     assert again == Room(
         name="kitchen",
-        lights_room="kitchen",
+        toolsets={"lights": {"room": "kitchen"}},
         voice="Puck",
         max_callers=2,
         persona="Talk like a chef.",

@@ -21,7 +21,8 @@ from gemini_emulator import LiveSession, running_emulator
 from testkit.bot import running_bot
 from tests.faults.helpers import record
 from tools.calendar.backend import Event
-from tools.registry import ToolRegistry
+from tools.calendar.panel import panel_for
+from tools.toolset import Toolset, registry_of
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -55,10 +56,8 @@ async def test_huge_calendar_and_transcript_messages_still_reach_the_page(tmp_pa
     def options(room: Room) -> CallOptions:
         return CallOptions(
             greeting=None,
-            tools=ToolRegistry([]),
             room=room,
-            calendar=HugeCalendar(),
-            timezone=UTC,
+            tools=registry_of([Toolset("calendar", [], panel=panel_for(HugeCalendar(), UTC))]),
         )
 
     async with (

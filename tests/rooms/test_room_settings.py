@@ -41,8 +41,7 @@ async def test_room_persona_voice_lights_room_and_calendar(tmp_path, speech):
                 name="office",
                 persona="Be brisk and businesslike.",
                 voice="Kore",
-                lights_room="living room",
-                calendar="work",
+                toolsets={"lights": {"room": "living room"}, "calendar": {"name": "work"}},
             )
         )
         async with Caller(bot.link("office")) as caller:

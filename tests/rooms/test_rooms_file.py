@@ -189,7 +189,9 @@ def test_a_room_calendar_outside_the_data_directory_is_refused(tmp_path: Path):
     assert not (data / "rooms.json").exists()
     ok = run_room_cli(data, "create", "kitchen", "--calendar", "Family Shared")
     assert ok.returncode == 0, ok.stderr
-    assert RoomStore(data / "rooms.json").get("kitchen").calendar == "Family Shared"
+    assert RoomStore(data / "rooms.json").get("kitchen").settings_for("calendar") == {
+        "name": "Family Shared"
+    }
 
 
 def test_the_cli_names_an_unreadable_rooms_file(tmp_path: Path):

@@ -164,7 +164,7 @@ async def test_the_page_follows_tools_and_lights_and_never_sees_the_key(tmp_path
             running_emulator(tmp_path, script=script, api_keys={FAKE_KEY}) as emu,
             running_bot(emu, tmp_path, toolsets=toolsets, api_key=FAKE_KEY) as bot,
         ):
-            bot.rooms.put(Room(name="kitchen", lights_room="kitchen"))
+            bot.rooms.put(Room(name="kitchen", toolsets={"lights": {"room": "kitchen"}}))
             async with Caller(bot.link("kitchen")) as caller:
                 await caller.connect(timeout=15)
                 await caller.play_wav(speech("turn on the kitchen light"))

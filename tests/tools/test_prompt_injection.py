@@ -14,7 +14,6 @@ from __future__ import annotations
 import pytest
 from loguru import logger
 
-from bot.live.legacy_events import as_legacy_dicts
 from bot.metrics import Metrics
 from tests.tools.intent_call import Home, Model, Said, run_call, tomorrow_at
 
@@ -89,9 +88,8 @@ async def test_proactive_light_change_without_any_caller_turn_is_refused(tmp_pat
     assert not home.acted
     # An operator sees them on /metrics (the same events, through the real counters).
     metrics = Metrics()
-    for event in home.events:  # typed events, as the metrics take them today (the bridge)
-        for data in as_legacy_dicts(event):
-            await metrics.on_call_event(data)
+    for event in home.events:  # the typed events, through the real counters
+        await metrics.on_call_event(event)
     text = metrics.render().decode()
     for name in ("set_light", "set_room", "create_event"):
         line = f'livebot_tool_calls_not_run_total{{reason="no_caller_turn",tool="{name}"}} 1.0'

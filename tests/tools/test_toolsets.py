@@ -92,3 +92,89 @@ def _clean_env() -> dict[str, str]:
     import os
 
     return {k: v for k, v in os.environ.items() if not k.startswith(("GOOGLE_", "LIVE_", "TOOLS"))}
+
+
+GAUGE_CODE = """\
+    from tools.api import tool
+    from tools.room_options import RoomOption
+    from tools.toolset import PagePanel, Toolset
+
+    ROOM_OPTIONS = [RoomOption("unit", "--gauge-unit", "the gauge's unit", label="gauge")]
+
+
+    def toolset(ctx):
+        level = {"value": 1}
+
+        @tool()
+        async def raise_gauge() -> dict:
+            \"\"\"Raise the gauge by one.\"\"\"
+            level["value"] += 1
+            return dict(level)
+
+        def panel(settings):
+            async def snapshot():
+                return {"type": "gauge", "value": level["value"], "unit": settings.get("unit")}
+
+            return PagePanel(snapshot, refresh_after=frozenset({"raise_gauge"}))
+
+        def instructions(settings):
+            unit = settings.get("unit")
+            return f"The gauge in this room reads in {unit}." if unit else None
+
+        return Toolset(name="gauge", tools=[raise_gauge], panel=panel, instructions=instructions)
+"""
+
+
+async def test_a_package_from_outside_brings_its_own_page_panel_and_room_lines(
+    tmp_path, monkeypatch, speech
+):
+    """The proof that the bot knows no tool package by name: a toolset installed from a
+    temporary distribution (not under tools/, nothing in bot/ edited) adds its line to
+    the room's system instruction, and its panel reaches the caller's page, at the start
+    and after its own tool ran, through a real call."""
+    from bot.rooms import Room
+    from caller import Caller
+    from gemini_emulator import LiveSession
+    from testkit.bot import running_bot
+    from tests.tools.packaging import SamplePackage, install
+    from tools.room_options import room_options
+
+    site = install(
+        [SamplePackage("acme-gauge", "acme_gauge", GAUGE_CODE, {"gauge": "acme_gauge"})],
+        tmp_path,
+    )
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.delitem(sys.modules, "acme_gauge", raising=False)
+    room_options.cache_clear()
+    try:
+        sets = load_toolsets(["gauge"], {}, tmp_path / "tools", UTC)
+        assert "gauge" in room_options(), "its room setting is declared like a built-in's"
+
+        async def script(s: LiveSession) -> None:
+            while (await s.next_utterance()).kind != "audio":  # the caller speaks
+                pass
+            await s.tool_response(await s.call_tool("raise_gauge", {}))
+            await s.say("Raised.", seconds=0.3)
+
+        def gauge(value: int):
+            return lambda m: (
+                m.get("type") == "server-message"
+                and m["data"] == {"type": "gauge", "value": value, "unit": "kelvin"}
+            )
+
+        async with (
+            running_emulator(tmp_path, script=script) as emu,
+            running_bot(emu, tmp_path, toolsets=sets) as bot,
+        ):
+            bot.rooms.put(Room(name="lab", toolsets={"gauge": {"unit": "kelvin"}}))
+            async with Caller(bot.link("lab")) as caller:
+                await caller.connect(timeout=15)
+                await caller.wait_for_message(gauge(1), timeout=15)  # the snapshot at start
+                await caller.play_wav(speech("raise the gauge"))
+                await caller.wait_for_message(gauge(2), timeout=20)  # after its tool ran
+            setup = emu.setups[0]
+    finally:
+        sys.modules.pop("acme_gauge", None)
+        room_options.cache_clear()
+    instruction = "".join(p.get("text", "") for p in setup["systemInstruction"]["parts"])
+    assert instruction.endswith("\n\nThe gauge in this room reads in kelvin.")

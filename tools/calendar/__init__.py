@@ -16,21 +16,32 @@ talking while the calendar is read or written. Results arrive WHEN_IDLE: the
 bot finishes its sentence, then gives the answer. Failures and conflicts are
 INTERRUPT: "that time is taken" must be heard before the conversation goes on
 as if the booking had been made. Event texts are data, never instructions.
+
+A room may use its own calendar (`room create --calendar NAME`); the caller's page
+shows the next events (see `tools.calendar.panel`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from enum import StrEnum
 
 from loguru import logger
 
 from tools.calendar.backend import CalendarBackend, CalendarError, Event, EventNotFound
+from tools.calendar.panel import NAME, ROOM_OPTIONS, panel_for
 from tools.calendar.tools import calendar_tools
 from tools.env import EnvReader
-from tools.toolset import ToolContext, Toolset, ToolSettingsError
+from tools.toolset import RoomSettings, ToolContext, Toolset, ToolSettingsError
 
-__all__ = ["CalendarBackend", "Event", "EventNotFound", "calendar_tools", "make_backend", "toolset"]
+__all__ = [
+    "ROOM_OPTIONS",
+    "CalendarBackend",
+    "Event",
+    "EventNotFound",
+    "calendar_tools",
+    "make_backend",
+    "toolset",
+]
 
 
 class BackendKind(StrEnum):
@@ -77,8 +88,8 @@ def toolset(ctx: ToolContext, calendar: str | None = None) -> Toolset:
     backend = make_backend(ctx, calendar)
     rooms: dict[str, Toolset] = {}
 
-    def for_room(room: Mapping[str, str | None]) -> Toolset:
-        name = room.get("calendar")
+    def for_room(settings: RoomSettings) -> Toolset:
+        name = settings.get(NAME)
         if not name or name == calendar:
             return main
         if name not in rooms:
@@ -110,5 +121,6 @@ def toolset(ctx: ToolContext, calendar: str | None = None) -> Toolset:
         ),
         extras={"backend": backend},
         for_room=for_room,
+        panel=panel_for(backend, ctx.timezone),
     )
     return main

@@ -26,6 +26,9 @@ Backends (`LIGHTS_BACKEND`): `local` (default) keeps lights in a JSON file
 (`LIGHTS_FILE`, default `<data dir>/lights/lights.json`, seeded with a small
 house); `mqtt` drives Zigbee2MQTT over MQTT (see `tools.lights.mqtt` for topics,
 units and how rooms are found).
+
+In a room (`room create --lights-room NAME`), "the lights" means that room's, and
+the caller's page shows them (see `tools.lights.panel`).
 """
 
 from __future__ import annotations
@@ -37,11 +40,20 @@ from tools.env import EnvReader
 from tools.lights.backend import Change, Light, LightError, LightsBackend
 from tools.lights.local import LocalLights
 from tools.lights.mqtt import MqttLights
+from tools.lights.panel import ROOM_OPTIONS, instructions, panel_for
 from tools.lights.ratelimit import TokenBucket
 from tools.lights.tools import light_tools
 from tools.toolset import ToolContext, Toolset, ToolSettingsError
 
-__all__ = ["Change", "Light", "LightError", "LightsBackend", "backend_from_env", "toolset"]
+__all__ = [
+    "ROOM_OPTIONS",
+    "Change",
+    "Light",
+    "LightError",
+    "LightsBackend",
+    "backend_from_env",
+    "toolset",
+]
 
 
 class BackendKind(StrEnum):
@@ -91,4 +103,6 @@ def toolset(ctx: ToolContext) -> Toolset:
         stop=backend.stop,
         description="the house's lights: list them, switch and dim them, set scenes",
         extras={"backend": backend},
+        instructions=instructions,
+        panel=panel_for(backend),
     )
