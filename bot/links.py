@@ -53,6 +53,14 @@ class Claims:
     generation: str = ""  # the room's generation when signed ("" = rooms from before it)
 
 
+def new_link_id() -> str:
+    """A fresh link id (12 URL-safe characters) that does not start with "-": the
+    operator types it after `room revoke NAME`, where a leading dash reads as an option."""
+    while (link_id := secrets.token_urlsafe(9)).startswith("-"):
+        pass
+    return link_id
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
@@ -77,7 +85,7 @@ def sign(
     claims: dict[str, object] = {
         "r": room,
         "e": int(expires_at),
-        "n": nonce or secrets.token_urlsafe(9),
+        "n": nonce or new_link_id(),
     }
     if generation:
         claims["g"] = generation

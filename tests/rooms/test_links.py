@@ -81,3 +81,14 @@ def test_rooms_persist_and_names_are_checked(tmp_path):
             Room(name=bad)
     with pytest.raises(RoomError, match="max callers"):
         Room(name="hall", max_callers=0)
+
+
+def test_a_link_id_never_starts_with_a_dash():
+    """`room revoke NAME ID` must take the id as typed: a leading dash would read as an option."""
+    secret = b"s" * 32
+    ids = [
+        links.verify(secret, "link", links.token_of(links.room_url("http://x", secret, "r", 60)))
+        for _ in range(3000)
+    ]
+    assert not [c.nonce for c in ids if c.nonce.startswith("-")]
+    assert len({c.nonce for c in ids}) == 3000
