@@ -80,3 +80,50 @@ def test_the_bot_names_no_tool_package() -> None:
         if pattern.search(line)
     ]
     assert hits == [], "the bot loops over toolsets; it must not name one"
+
+
+def _layout_paths() -> list[str]:
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("## Layout\n", 1)[1].split("\n## ", 1)[0]
+    firsts = [row.split("|")[1] for row in table.splitlines() if row.startswith("| `")]
+    return [p.strip("/") for cell in firsts for p in re.findall(r"`([^`]+)`", cell)]
+
+
+def _layout_entries() -> tuple[set[str], list[str]]:
+    """The Layout's paths as repository paths (a bare ``decorator.py`` after
+    ``tools/api.py`` is ``tools/decorator.py``), and those that do not exist."""
+    found: set[str] = set()
+    missing: list[str] = []
+    last_dir = ROOT
+    for path in _layout_paths():
+        candidate = ROOT / path
+        if not candidate.exists() and "/" not in path:
+            candidate = last_dir / path
+        if not candidate.exists():
+            missing.append(path)
+            continue
+        found.add(str(candidate.relative_to(ROOT)))
+        last_dir = candidate.parent if candidate.is_file() else candidate
+    return found, missing
+
+
+def test_every_path_in_the_readme_layout_exists() -> None:
+    assert _layout_entries()[1] == []
+
+
+def test_the_layout_lists_every_package_and_every_module_on_the_two_flows() -> None:
+    listed = _layout_entries()[0]
+    packages = {
+        p.name for p in ROOT.iterdir() if (p / "__init__.py").exists() and p.name != "tests"
+    }
+    unlisted_packages = {
+        p for p in packages if not any(x == p or x.startswith(p + "/") for x in listed)
+    }
+    readme = (ROOT / "README.md").read_text()
+    flow = readme.split("## How a call works\n", 1)[1].split("\n## ", 1)[0]
+    on_flows = set(re.findall(r"\b((?:bot|tools)/[\w/]+\.py)", flow))
+    unlisted_modules = {
+        m for m in on_flows if m not in listed and str(Path(m).parent) not in listed
+    }
+    assert (unlisted_packages, unlisted_modules) == (set(), set())
+    assert all((ROOT / m).exists() for m in on_flows), on_flows
