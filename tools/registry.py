@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tools.api import Tool
 
@@ -38,7 +38,3 @@ class ToolRegistry:
 
     def __contains__(self, name: object) -> bool:
         return name in self._tools
-
-    def declarations(self) -> list[dict[str, Any]]:
-        """The function declarations, without behaviour (the Live stage adds it)."""
-        return [t.declaration() for t in self]
