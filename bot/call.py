@@ -37,6 +37,7 @@ from bot.pagemessage import bound_page_messages
 from bot.rooms import Room
 from bot.settings import LiveSettings
 from bot.watchdog import DEFAULT_CALLER_GONE_SECONDS, CallerWatchdog
+from tools.api import RoomInfo
 from tools.registry import ToolRegistry
 from tools.toolset import PagePanel, RoomSettings
 
@@ -126,6 +127,7 @@ def build_call(
         system_instruction=system_instruction,
         google_search=options.google_search,
         call_id=call_id,
+        room=room_info(room),
         on_interrupted=lambda: flush_output(connection),
         on_event=events,
         inference_on_context_initialization=bool(options.greeting),
@@ -176,6 +178,13 @@ def build_call(
 
     watchdog.on_gone = caller_gone
     return call
+
+
+def room_info(room: Room | None) -> RoomInfo | None:
+    """What a call's tools see of its room (`CallContext.room`)."""
+    if room is None:
+        return None
+    return RoomInfo(room.name, room.display_title, dict(room.toolsets))
 
 
 def _settings(room: Room | None, toolset: str) -> RoomSettings:

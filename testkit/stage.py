@@ -40,6 +40,7 @@ from bot.media.formats import CALLER_AUDIO
 from bot.settings import LiveSettings
 from gemini_emulator import LiveEmulator
 from gemini_emulator.testing import client_env
+from tools.api import RoomInfo
 from tools.registry import ToolRegistry
 
 FRAME_BYTES = CALLER_AUDIO.nbytes(0.020)  # 20 ms at 16 kHz, 16-bit mono
@@ -119,16 +120,19 @@ async def running_stage(
     google_search: bool = False,
     greeting: str | None = None,
     on_event: EventSink | None = None,
+    room: RoomInfo | None = None,
+    call_id: str = "test",
 ) -> AsyncIterator[StageHarness]:
     """The stage in a running pipeline, its client pointed at `emulator`.
 
     With `greeting`, the session starts with that instruction as a turn (as a call does);
     `on_event` gets the stage's typed call events (`bot/events.py`: tool states,
-    transcripts, guard refusals, session moves).
+    transcripts, guard refusals, session moves); `room` and `call_id` are what the
+    tools see of their call (`CallContext.room`, `.caller_id`).
     """
     with patched_env(client_env(emulator)):
         async with _running_stage(
-            emulator, tools, live, google_search, greeting, on_event
+            emulator, tools, live, google_search, greeting, on_event, room, call_id
         ) as harness:
             yield harness
 
@@ -141,13 +145,16 @@ async def _running_stage(
     google_search: bool,
     greeting: str | None = None,
     on_event: EventSink | None = None,
+    room: RoomInfo | None = None,
+    call_id: str = "test",
 ) -> AsyncIterator[StageHarness]:
     stage = live_stage(
         live=live or live_settings(),
         tools=tools or ToolRegistry(),
         google_search=google_search,
         inference_on_context_initialization=greeting is not None,
-        call_id="test",
+        call_id=call_id,
+        room=room,
         on_event=on_event,
     )
     recorder = Recorder()

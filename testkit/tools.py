@@ -21,7 +21,7 @@ from typing import Any
 
 from gemini_emulator import FunctionResponseRecord, LiveSession, running_emulator
 from testkit.stage import running_stage
-from tools.api import Tool
+from tools.api import RoomInfo, Tool
 from tools.registry import ToolRegistry
 
 
@@ -62,12 +62,13 @@ async def call_like_the_model(
     *,
     timeout: float = 30.0,
     caller_turn: str | None = "(the caller asks for this)",
+    room: RoomInfo | None = None,
 ) -> ModelCall:
     """Run one model tool call through the emulator and the Live stage.
 
     The call answers a caller turn (`caller_turn`, sent as Gemini's input
     transcription) as an acting tool needs; `caller_turn=None` calls with none, which
-    an acting tool refuses.
+    an acting tool refuses. `room` is the room the tool sees (`CallContext.room`).
     """
     if isinstance(tools, Tool):
         registry = ToolRegistry([tools])
@@ -90,7 +91,7 @@ async def call_like_the_model(
     with tempfile.TemporaryDirectory(prefix="livebot-tool-") as tmp:
         async with (
             running_emulator(tmp, script=model) as emulator,
-            running_stage(emulator, tools=registry) as harness,
+            running_stage(emulator, tools=registry, room=room) as harness,
         ):
             async with asyncio.timeout(timeout + 10):
                 while harness.stage._context is None or not emulator.sessions:  # noqa: ASYNC110

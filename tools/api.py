@@ -39,7 +39,7 @@ This module is the tool API's one import path (tool packages and the README use
 
 from __future__ import annotations
 
-from tools.context import CallContext, ProgressSender
+from tools.context import CallContext, CallInfo, ProgressSender, RoomInfo
 from tools.declarations import DeclarationError
 from tools.decorator import tool
 from tools.definition import Handler, Tool, describe_validation_error
@@ -48,11 +48,13 @@ from tools.outcomes import Behavior, Outcome, Result, Scheduling, ToolError
 __all__ = [
     "Behavior",
     "CallContext",
+    "CallInfo",
     "DeclarationError",
     "Handler",
     "Outcome",
     "ProgressSender",
     "Result",
+    "RoomInfo",
     "Scheduling",
     "Tool",
     "ToolError",

@@ -7,8 +7,8 @@ talks back through while it runs; everything else is declared before the call.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tools.outcomes import Behavior, Scheduling, ToolError, as_response
@@ -17,6 +17,34 @@ if TYPE_CHECKING:
     from tools.definition import Tool
 
 ProgressSender = Callable[[dict[str, Any], Scheduling], Awaitable[None]]
+MAX_SAY_CHARS = 200  # "one moment, checking your calendar", not a speech
+
+
+@dataclass(frozen=True)
+class RoomInfo:
+    """The room a call is in: its name, the title callers see, and each tool package's
+    settings for it (what `room create --lights-room …` stored), by package name."""
+
+    name: str
+    title: str
+    settings: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    def settings_for(self, package: str) -> Mapping[str, str]:
+        return self.settings.get(package, {})
+
+
+@dataclass
+class CallInfo:
+    """The call a tool runs in: one object for every tool call of one call."""
+
+    #: The call's own id (the caller's peer connection): the same for the whole call,
+    #: in every log line of it, and different for every call.
+    id: str = "local"
+    room: RoomInfo | None = None
+    #: Per-call state for the tools: lives as long as the call, shared by its tools.
+    state: dict[str, Any] = field(default_factory=dict)
+    #: The caller's recent words (transcribed speech and typed text), newest last.
+    recent_words: Callable[[], str] = lambda: ""
 
 
 @dataclass
@@ -24,12 +52,47 @@ class CallContext:
     """Passed to a handler that declares a parameter of this type.
 
     `progress()` sends an intermediate result (`will_continue`) while a long
-    NON_BLOCKING tool keeps working.
+    NON_BLOCKING tool keeps working; `say()` has the model tell the caller a short
+    sentence meanwhile. `call_id` is this tool call's id; `caller_id`, `room`, `state`
+    and `recent_words()` are the call's (see `CallInfo`).
     """
 
     call_id: str
     tool: Tool
     _send_progress: ProgressSender | None = None
+    info: CallInfo = field(default_factory=CallInfo)
+
+    @property
+    def caller_id(self) -> str:
+        """The call's stable id (the same for every tool call in this call)."""
+        return self.info.id
+
+    @property
+    def room(self) -> RoomInfo | None:
+        return self.info.room
+
+    @property
+    def state(self) -> dict[str, Any]:
+        """Per-call state: what one tool call keeps here the next one finds."""
+        return self.info.state
+
+    def recent_words(self) -> str:
+        """What the caller said (or typed) lately, newest last; "" if nothing yet."""
+        return self.info.recent_words()
+
+    async def say(self, text: str, scheduling: Scheduling = Scheduling.WHEN_IDLE) -> None:
+        """Have the model say a short sentence to the caller while this tool works
+        ("one moment, checking your calendar"). It travels as a progress response
+        (`will_continue`) carrying `say_to_caller`, so only NON_BLOCKING tools can: a
+        BLOCKING one holds the model until it returns (put the words in the result)."""
+        if self.tool.behavior is not Behavior.NON_BLOCKING:
+            raise ToolError(
+                "only NON_BLOCKING tools can speak while they run; return the words instead"
+            )
+        text = " ".join(text.split())
+        if not text or len(text) > MAX_SAY_CHARS:
+            raise ToolError(f"say() takes one short sentence (1-{MAX_SAY_CHARS} characters)")
+        await self.progress({"say_to_caller": text}, scheduling)
 
     async def progress(self, value: Any, scheduling: Scheduling = Scheduling.SILENT) -> None:
         """Tell the model how the work is going; the call stays open."""

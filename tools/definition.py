@@ -21,7 +21,7 @@ from typing import Any
 from loguru import logger
 from pydantic import BaseModel, PydanticUserError, ValidationError
 
-from tools.context import CallContext, ProgressSender
+from tools.context import CallContext, CallInfo, ProgressSender
 from tools.declarations import DeclarationError, argument_problems, parameters_schema
 from tools.outcomes import Behavior, Outcome, Result, Scheduling, ToolError, as_response
 
@@ -99,6 +99,7 @@ class Tool:
         arguments: Mapping[str, Any],
         call_id: str = "local",
         progress: ProgressSender | None = None,
+        info: CallInfo | None = None,
     ) -> Outcome:
         """Run one call to completion and turn whatever happens into one outcome."""
         log = logger.bind(tool=self.name, call_id=call_id)
@@ -109,7 +110,7 @@ class Tool:
             return self._error(str(e))
         kwargs = dict(parsed) if isinstance(parsed, BaseModel) else parsed
         if self.context_param:
-            kwargs[self.context_param] = CallContext(call_id, self, progress)
+            kwargs[self.context_param] = CallContext(call_id, self, progress, info or CallInfo())
         try:
             async with asyncio.timeout(self.timeout):
                 if self.in_thread:

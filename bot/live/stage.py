@@ -50,6 +50,7 @@ from bot.live.session_moves import SessionMoves, parse_duration
 from bot.live.tool_calls import ToolCallLedger
 from bot.live.transcript import CallerTranscript
 from bot.settings import LiveSettings
+from tools.api import CallInfo, RoomInfo
 from tools.registry import ToolRegistry
 
 OnInterrupted = Callable[[], object]  # silence the caller's speaker now
@@ -66,6 +67,7 @@ class LiveStage(GeminiLiveLLMService):
         system_instruction: str | None = None,
         google_search: bool = False,
         call_id: str = "-",
+        room: RoomInfo | None = None,
         on_event: EventSink | None = None,
         on_interrupted: OnInterrupted | None = None,
         **kwargs: Any,
@@ -106,6 +108,7 @@ class LiveStage(GeminiLiveLLMService):
             self.outbound.tool_response,
             self._cancel_calls,
             non_blocking_ok=lambda: self._supports_non_blocking_tools,
+            call=CallInfo(id=call_id, room=room),
             log=self._log,
         )
         self.ledger.on_answered = self.moves.maybe_move_after_go_away

@@ -37,7 +37,7 @@ from bot.events import ToolNotRun, ToolState, ToolStateName
 from bot.live.call_events import CallEvents
 from bot.live.caller_intent import Refusal, explain
 from bot.live.transcript import CallerTranscript
-from tools.api import Behavior, Outcome, Scheduling, Tool
+from tools.api import Behavior, CallInfo, Outcome, Scheduling, Tool
 from tools.registry import ToolRegistry
 
 SendResponse = Callable[[FunctionResponse], Awaitable[None]]
@@ -75,6 +75,7 @@ class ToolCallLedger:
         cancel_tasks: CancelTasks,
         *,
         non_blocking_ok: Callable[[], bool],
+        call: CallInfo | None = None,
         log: Any = logger,
     ) -> None:
         self._registry = registry
@@ -84,6 +85,9 @@ class ToolCallLedger:
         self._cancel_tasks = cancel_tasks
         self._non_blocking_ok = non_blocking_ok
         self._log = log
+        # What every tool of this call sees of it (`CallContext.caller_id/room/state`).
+        self.call = call or CallInfo()
+        self.call.recent_words = transcript.caller_words
         self._calls: dict[str, ToolCall] = {}  # every id ever started
         self._pending: set[str] = set()  # awaiting a final answer
         self._answered: set[str] = set()
@@ -153,7 +157,7 @@ class ToolCallLedger:
 
         outcome = await self._refusal_if_not_asked(call, t) if t.acting else None
         if outcome is None:
-            outcome = await t.invoke(params.arguments, call.id, tool_text)
+            outcome = await t.invoke(params.arguments, call.id, tool_text, self.call)
             self._transcript.intent.tool_text()
         await self._answer(call, outcome, params)
 

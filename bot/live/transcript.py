@@ -75,6 +75,11 @@ class CallerTranscript:
 
     # ---- what the stage and the ledger ask -------------------------------
 
+    def caller_words(self, max_chars: int = SUMMARY_CHARS) -> str:
+        """The caller's recent words (speech as transcribed, typed text), newest last."""
+        words = " ".join(" ".join(text.split()) for role, text in self._pieces if role == "user")
+        return words[-max_chars:].lstrip()
+
     def summary(self, max_chars: int = SUMMARY_CHARS) -> str:
         return summary(self._pieces, max_chars)
 

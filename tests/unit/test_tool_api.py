@@ -473,6 +473,8 @@ def test_the_tool_api_keeps_one_import_path():
         "Handler": definition,
         "describe_validation_error": definition,
         "CallContext": context,
+        "CallInfo": context,
+        "RoomInfo": context,
         "ProgressSender": context,
         "Behavior": outcomes,
         "Scheduling": outcomes,
