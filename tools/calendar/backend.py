@@ -289,15 +289,3 @@ def from_vevent(ve: icalendar.Component, tz: ZoneInfo) -> Event | None:
         description=text("description", MAX_DESCRIPTION, True),
         all_day=all_day,
     )
-
-
-def events_of(cal: icalendar.Calendar, tz: ZoneInfo) -> list[Event]:
-    """The VEVENTs of a calendar (recurrence overrides and unreadable ones skipped)."""
-    events = []
-    for ve in cal.walk("VEVENT"):
-        if ve.get("recurrence-id") is not None:
-            continue
-        event = from_vevent(ve, tz)
-        if event is not None:
-            events.append(event)
-    return events

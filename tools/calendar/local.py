@@ -36,7 +36,6 @@ from tools.calendar.backend import (
     Event,
     EventNotFound,
     Events,
-    events_of,
     from_vevent,
     is_event,
     master_vevent,
@@ -52,11 +51,10 @@ Version = tuple[int, int, int, int, int]
 
 @dataclass
 class _Parsed:
-    """The file as last read: its version, the calendar, and its events (made on demand)."""
+    """The file as last read: its version and the calendar."""
 
     version: Version | None
     cal: icalendar.Calendar
-    events: list[Event] | None = None
 
 
 class LocalCalendar:
@@ -76,7 +74,7 @@ class LocalCalendar:
         try:
             f = self.path.open("rb")
         except FileNotFoundError:
-            return _Parsed(None, new_calendar(), [])
+            return _Parsed(None, new_calendar())
         except OSError as e:
             raise self._error("cannot be read", e) from e
         with f:
@@ -101,13 +99,6 @@ class LocalCalendar:
         except FileNotFoundError:
             return None
         return (st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-
-    def _events(self) -> list[Event]:
-        parsed = self._current()
-        if parsed.events is None:
-            events = events_of(parsed.cal, self.timezone)
-            parsed.events = sorted(events, key=lambda e: (e.start, e.end))
-        return parsed.events
 
     def _error(self, what: str, e: Exception) -> CalendarFileError:
         problem = (getattr(e, "strerror", None) or str(e)).splitlines()[0][:200]
@@ -165,13 +156,12 @@ class LocalCalendar:
     async def connect(self) -> None:
         """At start-up: read the file once (a damaged file is logged in one line naming
         it; the calls then say it cannot be read), and keep the parse for the first call."""
-        await self._run(self._events)
+        await self._run(self._current)
 
     async def list(self, start: datetime, end: datetime) -> Events:
         """Events and occurrences of recurring series overlapping [start, end)."""
 
         def overlapping() -> list[Event]:
-            self._events()  # a damaged file fails here, as it always did
             return recurrence.occurrences(self._current().cal, start, end, self.timezone)
 
         return await self._run(overlapping)
@@ -180,7 +170,6 @@ class LocalCalendar:
         """The event, series or occurrence (``<series>/<UTC start>``) with this id."""
 
         def find() -> Event | None:
-            self._events()
             return recurrence.find(self._current().cal, uid, self.timezone)
 
         return await self._run(find)
