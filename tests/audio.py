@@ -12,10 +12,13 @@ import os
 import shutil
 import socket
 import subprocess
-import wave
 from pathlib import Path
 
 import numpy as np
+
+# WAV I/O is the headless caller's (one copy), re-exported for the tests.
+from caller.audio import read_wav_mono as read_wav  # noqa: F401
+from caller.audio import write_wav as write_wav
 
 ARTIFACTS = Path(__file__).resolve().parent / ".artifacts"
 AUDIO_CACHE = ARTIFACTS / "audio"
@@ -55,31 +58,6 @@ def speech_wav(text: str, rate: int = 16000, voice: str = "en-us") -> Path:
         raw.unlink(missing_ok=True)
         tmp.unlink(missing_ok=True)
     return out
-
-
-def read_wav(path: str | os.PathLike[str]) -> tuple[bytes, int]:
-    """Read a 16-bit WAV as mono PCM (channels averaged) -> ``(pcm, sample_rate)``."""
-    with wave.open(os.fspath(path), "rb") as w:
-        if w.getsampwidth() != 2:
-            raise ValueError(f"{path}: only 16-bit WAVs are supported")
-        channels, rate = w.getnchannels(), w.getframerate()
-        data = w.readframes(w.getnframes())
-    if channels > 1:
-        samples = np.frombuffer(data, dtype="<i2").reshape(-1, channels).mean(axis=1)
-        data = samples.round().astype("<i2").tobytes()
-    return data, rate
-
-
-def write_wav(path: str | os.PathLike[str], pcm: bytes, rate: int) -> Path:
-    """Write mono 16-bit PCM to a WAV file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with wave.open(os.fspath(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(pcm)
-    return path
 
 
 def rms(pcm: bytes) -> float:

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import re
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -21,7 +18,8 @@ from caller import Caller
 from gemini_emulator import LiveSession
 from gemini_emulator.testing import running_emulator
 from testkit.bot import running_bot
-from tests.audio import free_port, read_wav
+from tests.audio import read_wav
+from tests.serving import serving
 from tools.api import Scheduling, tool
 from tools.registry import ToolRegistry
 
@@ -122,47 +120,19 @@ async def test_malformed_offers_get_4xx_and_the_server_keeps_serving(tmp_path, s
 
 async def test_first_command_offline_echo(tmp_path, speech):
     """`./livebot serve` without a key: says it is an echo test, and echoes what you say."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GOOGLE_", "GEMINI_"))}
-    env.update(PORT=str(port), LIVEBOT_DATA_DIR=str(tmp_path / "data"), SSL_CERT_FILE="")
-    env.pop("SSL_CERT_FILE")
-    proc = subprocess.Popen(  # noqa: ASYNC220 (the server under test, started once)
-        [sys.executable, "-m", "bot", "serve"],
-        cwd=tmp_path,
-        env={**env, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    lines: list[str] = []
-    try:
-        async with asyncio.timeout(30):
-            while not any("Tools:" in line for line in lines):
-                line = await asyncio.to_thread(proc.stdout.readline)
-                assert line, "the server exited:\n" + "".join(lines)
-                lines.append(line)
-        banner = "".join(lines)
-        assert "ECHO TEST" in banner and "GOOGLE_API_KEY" in banner
-        link = re.search(rf"http://localhost:{port}/r/lobby\?t=\S+", banner)
-        assert link, banner
-        link = link.group(0).replace("localhost", "127.0.0.1")
+    async with serving(tmp_path) as bot:
+        assert "ECHO TEST" in bot.banner and "GOOGLE_API_KEY" in bot.banner
         async with httpx.AsyncClient() as http:
-            assert (await http.get(link)).status_code == 200
+            assert (await http.get(bot.link)).status_code == 200
         wav = speech("testing one two three")
         spoken = len(read_wav(wav)[0]) / 2 / 16000 - 0.6
-        async with Caller(link) as caller:
+        async with Caller(bot.link) as caller:
             await caller.connect(timeout=15)
             assert caller.joined["mode"] == "echo" and "GOOGLE_API_KEY" in caller.joined["message"]
             await caller.play_wav(wav)
             await caller.wait_for_audio(0.6 * spoken, timeout=20)
             await asyncio.sleep(1.0)
             assert 0.6 * spoken <= caller.received_seconds() <= 1.5 * spoken + 0.3
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 async def test_headless_caller_command_prints_transcript_and_tools(tmp_path, speech):

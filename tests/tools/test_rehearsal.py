@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -18,7 +16,7 @@ from gemini_emulator.rehearsal import (
     is_caller_turn,
     parse_rehearsal,
 )
-from tests.audio import free_port
+from tests.serving import run_bot, serving
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,43 +28,17 @@ def readme_rehearsal() -> str:
     return section.split("```toml\n", 1)[1].split("```", 1)[0]
 
 
-def offline_env(tmp_path: Path, port: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GOOGLE_", "GEMINI_"))}
-    env.pop("SSL_CERT_FILE", None)
-    env.update(PORT=str(port), LIVEBOT_DATA_DIR=str(tmp_path / "data"), PYTHONPATH=str(ROOT))
-    return env
-
-
 async def test_the_readme_rehearsal_plays_through_livebot_call(tmp_path: Path) -> None:
     script = tmp_path / "rehearse.toml"
     script.write_text(readme_rehearsal())
-    port = free_port()
-    env = offline_env(tmp_path, port)
-    proc = subprocess.Popen(  # noqa: ASYNC220 (the server under test, started once)
-        [sys.executable, "-m", "bot", "serve", "--rehearse", str(script)],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    lines: list[str] = []
-    try:
-        async with asyncio.timeout(30):
-            while not any("Tools:" in line for line in lines):
-                line = await asyncio.to_thread(proc.stdout.readline)  # type: ignore[union-attr]
-                assert line, "the server exited:\n" + "".join(lines)
-                lines.append(line)
-        banner = "".join(lines)
-        assert "REHEARSAL" in banner and str(script) in banner, banner
-        link = re.search(rf"http://localhost:{port}/r/lobby\?t=\S+", banner)
-        assert link, banner
+    async with serving(tmp_path, "--rehearse", str(script)) as bot:
+        assert "REHEARSAL" in bot.banner and str(script) in bot.banner, bot.banner
         call = await asyncio.create_subprocess_exec(
             sys.executable,
-            *("-m", "bot", "call", link.group(0).replace("localhost", "127.0.0.1")),
+            *("-m", "bot", "call", bot.link),
             *("--text", "what time is it", "--text", "thanks", "--seconds", "0.5"),
             cwd=tmp_path,
-            env=env,
+            env=bot.env,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
         )
@@ -87,26 +59,12 @@ async def test_the_readme_rehearsal_plays_through_livebot_call(tmp_path: Path) -
             said[5],
         ), text
         assert said[6:] == ["you   (typed) thanks", "bot   Anything else?"], text
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def test_serve_refuses_a_rehearsal_that_calls_a_tool_not_enabled(tmp_path: Path) -> None:
     script = tmp_path / "r.toml"
     script.write_text('[[turn]]\ncall = "get_weather"\nargs = { city = "Paris" }\n')
-    env = offline_env(tmp_path, free_port())
-    run = subprocess.run(
-        [sys.executable, "-m", "bot", "serve", "--rehearse", str(script)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    run = run_bot(tmp_path, "serve", "--rehearse", str(script))
     assert run.returncode == 2
     assert "'get_weather', which is not an enabled tool" in run.stderr
     assert "current_time" in run.stderr and "TOOLS" in run.stderr
