@@ -3,6 +3,12 @@
 The same shape as Pipecat's realtime Gemini Live example (transport in, context
 aggregators around the service, transport out); the transport resamples the
 caller's Opus to 16 kHz mono PCM for Gemini and plays its 24 kHz audio back.
+
+The user aggregator gets `ExternalUserTurnStrategies`: Gemini Live decides turns on
+the server, and Pipecat's default strategies (a VAD start that never fires here, no
+VAD being in the pipeline; a Smart Turn v3 stop) load the Smart Turn ONNX model in
+every call's constructor: 65-80 ms of the event loop at each join, which every call
+in progress hears as a gap, and ~8 MiB per call, for an analyser that never runs.
 """
 
 from __future__ import annotations
@@ -16,10 +22,14 @@ from pipecat.frames.frames import LLMRunFrame
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.aggregators.llm_context import LLMContext
-from pipecat.processors.aggregators.llm_response_universal import LLMContextAggregatorPair
+from pipecat.processors.aggregators.llm_response_universal import (
+    LLMContextAggregatorPair,
+    LLMUserAggregatorParams,
+)
 from pipecat.transports.base_transport import TransportParams
 from pipecat.transports.smallwebrtc.connection import SmallWebRTCConnection
 from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport
+from pipecat.turns.user_turn_strategies import ExternalUserTurnStrategies
 from pipecat.workers.runner import WorkerRunner
 
 from bot.admission import Admission
@@ -135,7 +145,10 @@ def build_call(
     context = LLMContext()
     if options.greeting:
         context.add_message({"role": "developer", "content": options.greeting})
-    user_aggregator, assistant_aggregator = LLMContextAggregatorPair(context)
+    user_aggregator, assistant_aggregator = LLMContextAggregatorPair(
+        context,
+        user_params=LLMUserAggregatorParams(user_turn_strategies=ExternalUserTurnStrategies()),
+    )
     watchdog = CallerWatchdog(options.caller_gone_seconds)
     pipeline = Pipeline(
         [
