@@ -26,6 +26,7 @@ So, when a tool adds or removes tools of its call (`CallContext.tools`):
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
@@ -92,9 +93,16 @@ class ToolUpdates:
             f"redeclaring the call's tools ({', '.join(self._tools.names) or 'none'}) "
             "by resuming the session"
         )
-        self._stage.create_task(
-            self._moves.move("tools changed", kind="tools"), "live_redeclare_tools"
-        )
+        self._stage.create_task(self._move(), "live_redeclare_tools")
+
+    async def _move(self) -> None:
+        # A move started for another reason in the same moment (a goAway handover) goes
+        # first and already declares the new tools: then this one is not needed.
+        await asyncio.sleep(0)
+        if not self.pending or not self._moves.can_resume_now():
+            self._requested = None  # checked again after the next message or answer
+            return
+        await self._moves.move("tools changed", kind="tools")
 
     def _changed(self, change: ToolSetChange) -> None:
         self._log.info(

@@ -256,3 +256,19 @@ async def test_without_resumption_a_change_waits_for_the_next_session_move():
     assert stage.tasks == [] and updates.pending
     redeclared = updates.declare()  # e.g. the next goAway handover
     assert redeclared is not None and "pay" in [f.name for f in redeclared.standard_tools]
+
+
+async def test_a_move_already_under_way_carries_the_change_instead():
+    tools = CallTools(registry())
+    moves, stage = FakeMoves(), FakeStage()
+    updates = ToolUpdates(stage, tools, moves, busy=lambda: False)  # type: ignore[arg-type]
+    updates.declare()
+    moves.safe = True
+    tools.remove("lookup")  # safe now: a tools move is started ...
+    moves.safe = False  # ... but a goAway handover holds the queue first
+    await asyncio.gather(*stage.tasks)
+    assert moves.moved == [] and updates.pending
+    moves.safe = True  # had that move not declared it, the next safe moment does
+    updates.maybe_apply()
+    await asyncio.gather(*stage.tasks)
+    assert moves.moved == [("tools changed", "tools")]
