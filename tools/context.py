@@ -14,10 +14,17 @@ from typing import TYPE_CHECKING, Any
 from tools.outcomes import Behavior, Scheduling, ToolError, as_response
 
 if TYPE_CHECKING:
+    from tools.call_tools import CallTools
     from tools.definition import Tool
 
 ProgressSender = Callable[[dict[str, Any], Scheduling], Awaitable[None]]
 MAX_SAY_CHARS = 200  # "one moment, checking your calendar", not a speech
+
+
+def _no_tools() -> CallTools:
+    from tools.call_tools import CallTools  # here: tools.call_tools imports this module
+
+    return CallTools()
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,8 @@ class CallInfo:
     state: dict[str, Any] = field(default_factory=dict)
     #: The caller's recent words (transcribed speech and typed text), newest last.
     recent_words: Callable[[], str] = lambda: ""
+    #: The tools this call offers the model now (the Live stage's ledger sets them).
+    tools: CallTools = field(default_factory=_no_tools)
 
 
 @dataclass
@@ -53,8 +62,9 @@ class CallContext:
 
     `progress()` sends an intermediate result (`will_continue`) while a long
     NON_BLOCKING tool keeps working; `say()` has the model tell the caller a short
-    sentence meanwhile. `call_id` is this tool call's id; `caller_id`, `room`, `state`
-    and `recent_words()` are the call's (see `CallInfo`).
+    sentence meanwhile. `call_id` is this tool call's id; `caller_id`, `room`, `state`,
+    `recent_words()` and `tools` (add or remove this call's tools) are the call's
+    (see `CallInfo`).
     """
 
     call_id: str
@@ -75,6 +85,16 @@ class CallContext:
     def state(self) -> dict[str, Any]:
         """Per-call state: what one tool call keeps here the next one finds."""
         return self.info.state
+
+    @property
+    def tools(self) -> CallTools:
+        """This call's tools: `tools.add(tool_or_name)`, `tools.remove(name)`, `names`.
+
+        A change is for this call only. A removed tool is refused at once if the model
+        still calls it; an added one runs at once if called, and the model is told of
+        both at the next session setup (the stage moves the session for it as soon as
+        nobody is speaking and no tool is running; see `bot/live/tool_updates.py`)."""
+        return self.info.tools
 
     def recent_words(self) -> str:
         """What the caller said (or typed) lately, newest last; "" if nothing yet."""

@@ -4,6 +4,8 @@ Why its own module: Pipecat builds the setup's `tools` from a `ToolsSchema`; we 
 it the declarations `tools.declarations` built (faithful to Gemini's subset) and put
 each tool's BLOCKING/NON_BLOCKING into them (Pipecat would infer it from how the
 handler was registered). `livebot tools` prints the same, through `setup_tools`.
+Every setup is built from the tools the call offers at that moment (a tool may add
+or remove tools of its call, `tools.call_tools`; `tool_updates.py` says when).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
 from pipecat.adapters.llm.schemas.tools_schema import AdapterType, ToolsSchema
 from pipecat.adapters.llm.services.gemini_live_adapter import GeminiLiveLLMAdapter
 
+from tools.call_tools import CallTools
 from tools.registry import ToolRegistry
 
 
@@ -50,8 +53,8 @@ def tools_schema(registry: ToolRegistry, *, google_search: bool = False) -> Tool
     return ToolsSchema(standard_tools=standard, custom_tools=custom)
 
 
-def tag_behaviors(tools: list[Any], registry: ToolRegistry) -> None:
-    """Put each registered tool's BLOCKING/NON_BLOCKING into its declaration."""
+def tag_behaviors(tools: list[Any], registry: ToolRegistry | CallTools) -> None:
+    """Put each declared tool's BLOCKING/NON_BLOCKING into its declaration."""
     for group in tools:
         if not isinstance(group, dict):
             continue

@@ -31,6 +31,8 @@ OVERRIDDEN: dict[str, str] = {
     "_create_initial_response": "a fresh session after a lost one is seeded with a summary, "
     "not the whole history, and no second greeting",
     "_disconnect": "no more moves once the stage disconnects for good",
+    "_connect": "each setup declares the call's tools as they are now (tool_updates.py); "
+    "a move opens the new socket through it, as Pipecat does",
     "_get_history_config": "Vertex AI refuses history_config (vertex.py)",
     "_supports_non_blocking_tools": "Vertex AI breaks on NON_BLOCKING and scheduling (vertex.py)",
 }
@@ -48,7 +50,7 @@ USED: dict[str, str] = {
     "_settings": "the model the receive loop connects to",
     "_context": "the context Pipecat's function calls carry",
     "_connection_start_time": "kept as Pipecat's receive loop keeps it",
-    "_connect": "a move opens the new socket as Pipecat does (setup from the settings)",
+    "_tools_from_init": "the setup's tools: rebuilt from the call's tools before each connect",
     "_cancel_function_call_tasks": "stops exactly the cancelled calls' handlers",
     "_handle_send_error": "a failed realtime send is reported as Pipecat reports it",
 }

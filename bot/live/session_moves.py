@@ -213,7 +213,9 @@ class SessionMoves:
 
     # ---- moving ------------------------------------------------------------
 
-    async def move(self, reason: str, error: Exception | None = None) -> None:
+    async def move(
+        self, reason: str, error: Exception | None = None, *, kind: str | None = None
+    ) -> None:
         """Close the current socket, then open a new one resuming the same session."""
         async with self._lock:
             if self._stage.closing:
@@ -221,7 +223,7 @@ class SessionMoves:
             self._outbound.hold()
             self._go_away_deadline = None
             if self._started is None:
-                self._started = (time.monotonic(), "goaway" if error is None else "error")
+                self._started = (time.monotonic(), kind or ("goaway" if error is None else "error"))
             self.generation += 1
             await self._stage.drop_socket()
             if error is not None:
@@ -243,6 +245,10 @@ class SessionMoves:
                 f"moving the Live session to a new socket ({reason}); resume={bool(handle)}"
             )
             await self._stage.connect(handle)
+
+    def can_resume_now(self) -> bool:
+        """A move now would resume the session safely (for `tool_updates.py`)."""
+        return self._resume and not self._outbound.held and self._safe_to_move()
 
     def _safe_to_move(self) -> bool:
         """A resumable handle newer than any turn content or tool call we have seen."""

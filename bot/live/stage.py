@@ -14,7 +14,8 @@ subclass only overrides its seams and delegates each to a module with one job:
   (acting tools run only on the caller's own request), the reconnect summary;
 - `client.py` (keepalive that tolerates Gemini's slow pongs, compression and
   resumption on by default) and `declarations.py` (the first `setup` already
-  declares every tool and its behaviour); `vertex.py`: the Vertex AI differences;
+  declares every tool and its behaviour); `tool_updates.py`: a tool added or removed
+  during the call reaches the model by resuming the session; `vertex.py`: Vertex AI;
 - `call_events.py`: the typed events (`bot/events.py`) the page and metrics get.
 
 Every Pipecat private member used here is listed, with the reason, in
@@ -48,6 +49,7 @@ from bot.live.declarations import tag_behaviors, tools_schema
 from bot.live.outbound import Outbound
 from bot.live.session_moves import SessionMoves, parse_duration
 from bot.live.tool_calls import ToolCallLedger
+from bot.live.tool_updates import ToolUpdates
 from bot.live.transcript import CallerTranscript
 from bot.settings import LiveSettings
 from tools.api import CallInfo, RoomInfo
@@ -111,7 +113,15 @@ class LiveStage(GeminiLiveLLMService):
             call=CallInfo(id=call_id, room=room),
             log=self._log,
         )
-        self.ledger.on_answered = self.moves.maybe_move_after_go_away
+        self.tool_updates = ToolUpdates(
+            self,
+            self.ledger.tools,
+            self.moves,
+            busy=lambda: self.ledger.busy,
+            google_search=google_search,
+            log=self._log,
+        )
+        self.ledger.on_answered = self._after_answer
         # Register now, not when the first context frame arrives, so the first
         # setup already knows every tool (and its behaviour); None: any other name.
         for t in self._registry:
@@ -172,6 +182,11 @@ class LiveStage(GeminiLiveLLMService):
         if task is not None and task is not asyncio.current_task():
             await self.cancel_task(task, timeout=1.0)
 
+    def _after_answer(self) -> None:
+        """After each final tool answer: a goAway or tools move may be due now."""
+        self.moves.maybe_move_after_go_away()
+        self.tool_updates.maybe_apply()
+
     async def _cancel_calls(self, ids: set[str], reason: str) -> int:
         cancelled = await self._cancel_function_call_tasks(
             lambda item: item.tool_call_id in ids, reason=reason
@@ -192,7 +207,12 @@ class LiveStage(GeminiLiveLLMService):
 
     def _tag_tool_behaviors(self, tools: list[Any]) -> None:
         """Declare each function's behaviour from our registry (Pipecat infers it)."""
-        tag_behaviors(tools, self._registry)
+        tag_behaviors(tools, self.ledger.tools)
+
+    async def _connect(self, session_resumption_handle: str | None = None) -> None:
+        if self._session is None:  # each setup declares the call's tools as they are now
+            self._tools_from_init = self.tool_updates.declare()
+        await super()._connect(session_resumption_handle)
 
     async def cleanup(self) -> None:
         await super().cleanup()
@@ -261,6 +281,7 @@ class LiveStage(GeminiLiveLLMService):
         if message.go_away:
             self.moves.go_away(parse_duration(message.go_away.time_left))
         self.moves.maybe_move_after_go_away()
+        self.tool_updates.maybe_apply()
 
     async def _handle_msg_tool_call(self, message: LiveServerMessage) -> None:
         """Start each new call once (the ledger); Pipecat runs the handlers."""

@@ -7,7 +7,9 @@ answer twice), knows one scheduling per model (WHEN_IDLE or SILENT, not per tool
 and per result), and has no `toolCallCancellation`. Here, for each call:
 
 - `start` records a new id once (a repeated id is answered already or still running),
-  looks its tool up in the registry once, and decides once whether it is NON_BLOCKING;
+  looks its tool up once among the tools the call offers now (`tools.call_tools`: a
+  tool may add or remove tools of its call; a removed one is refused with an error
+  result and nothing runs), and decides once whether it is NON_BLOCKING;
 - `run` (the Pipecat handler of every tool) asks the tools guard about acting calls,
   invokes the tool, and `_answer` turns each outcome into exactly one
   `FunctionResponse` with its scheduling and `will_continue`, handed to the stage's
@@ -38,6 +40,7 @@ from bot.live.call_events import CallEvents
 from bot.live.caller_intent import Refusal, explain
 from bot.live.transcript import CallerTranscript
 from tools.api import Behavior, CallInfo, Outcome, Scheduling, Tool
+from tools.call_tools import CallTools
 from tools.registry import ToolRegistry
 
 SendResponse = Callable[[FunctionResponse], Awaitable[None]]
@@ -58,7 +61,7 @@ class ToolCall:
     id: str
     name: str
     arguments: dict[str, Any]
-    tool: Tool | None  # None: the model called a tool we do not have
+    tool: Tool | None  # None: the model called a tool the call does not offer
     non_blocking: bool
     at: int  # where its toolCall arrived in the guard's timeline
 
@@ -78,7 +81,6 @@ class ToolCallLedger:
         call: CallInfo | None = None,
         log: Any = logger,
     ) -> None:
-        self._registry = registry
         self._transcript = transcript
         self._events = events
         self._send = send
@@ -88,6 +90,8 @@ class ToolCallLedger:
         # What every tool of this call sees of it (`CallContext.caller_id/room/state`).
         self.call = call or CallInfo()
         self.call.recent_words = transcript.caller_words
+        # This call's own tool set, started from the registry (`CallContext.tools`).
+        self.call.tools = self.tools = CallTools(registry)
         self._calls: dict[str, ToolCall] = {}  # every id ever started
         self._pending: set[str] = set()  # awaiting a final answer
         self._answered: set[str] = set()
@@ -108,7 +112,7 @@ class ToolCallLedger:
                 )
                 continue
             name = f.name or ""
-            t = self._registry.get(name)
+            t = self.tools.get(name)
             call = ToolCall(
                 id=call_id,
                 name=name,
@@ -125,10 +129,17 @@ class ToolCallLedger:
             self._pending.add(call_id)
             self._log.info(f"tool call {call_id}: {f.name}({f.args or {}})")
             if t is None:
-                self._log.warning(f"model called unknown tool {f.name!r}")
+                self._log.warning(
+                    f"model called {f.name!r}, not run: {self.tools.unavailable(name)}"
+                )
             self._state(call, "running", t.scheduling if t else None, short_args(f.args))
             started.append(call)
         return started
+
+    @property
+    def busy(self) -> bool:
+        """A call is still waiting for its final answer."""
+        return bool(self._pending)
 
     # ---- the handler Pipecat runs for every tool ---------------------------
 
@@ -144,7 +155,7 @@ class ToolCallLedger:
             missing = LLMService.MISSING_FUNCTION_CALL_MESSAGE_TEMPLATE.format(
                 function_name=call.name
             )
-            response = {"error": f"there is no tool named {call.name!r}", "value": missing}
+            response = {"error": self.tools.unavailable(call.name), "value": missing}
             await self._answer(call, Outcome(response, Scheduling.INTERRUPT, ok=False), params)
             return
 
