@@ -101,7 +101,19 @@ async def test_a_call_shows_transcript_tools_lights_and_plays_the_bot(tmp_path, 
                 "window.livebot.inboundAudio().then(s => s && s.totalAudioEnergy > 0 && s)",
             )
             assert stats["packetsReceived"] > 0
-            await wait_for(page, "Number(document.querySelector('#bot-meter').dataset.peak) > 2")
+            try:
+                await wait_for(
+                    page, "Number(document.querySelector('#bot-meter').dataset.peak) > 2"
+                )
+            except AssertionError as e:  # say what the page had, for a failure seen once in CI
+                audio = await page.evaluate(
+                    "(async () => { const a = document.querySelector('#bot-audio');"
+                    " return {paused: a.paused, readyState: a.readyState,"
+                    " peak: document.querySelector('#bot-meter').dataset.peak,"
+                    " inbound: await window.livebot.inboundAudio(),"
+                    " state: window.livebot.state()}; })()"
+                )
+                raise AssertionError(f"{e}; the page's bot audio: {audio}") from None
             await wait_for(page, "Number(document.querySelector('#mic-meter').dataset.peak) > 2")
 
             await screenshot(page, "call-desktop")
