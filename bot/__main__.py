@@ -197,11 +197,17 @@ def checked_rehearsal(path: str, toolsets: list[Toolset]) -> Rehearsal:
 def print_tools(settings: Settings, toolsets: list[Toolset], *, as_json: bool) -> None:
     """What the model is offered, exactly as the first setup message carries it."""
     from bot.live.declarations import setup_tools
+    from bot.live.models import capabilities
 
     registry = registry_of(toolsets)
-    non_blocking = not any("NON_BLOCKING" in n for n in feature_warnings(settings.live))
+    caps = capabilities(settings.live.model, settings.live.backend)
     declared = asyncio.run(
-        setup_tools(registry, google_search=settings.google_search, non_blocking=non_blocking)
+        setup_tools(
+            registry,
+            google_search=settings.google_search,
+            non_blocking=caps.non_blocking,
+            blocking_ok=caps.blocking,
+        )
     )
     if as_json:
         print(json.dumps(declared, indent=2))

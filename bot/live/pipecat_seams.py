@@ -32,7 +32,7 @@ OVERRIDDEN: dict[str, str] = {
     "not the whole history, and no second greeting",
     "_disconnect": "no more moves once the stage disconnects for good",
     "_get_history_config": "Vertex AI refuses history_config (vertex.py)",
-    "_supports_non_blocking_tools": "Vertex AI breaks on NON_BLOCKING and scheduling (vertex.py)",
+    "_supports_non_blocking_tools": "the model table says which models take NON_BLOCKING (models.py)",
 }
 
 USED: dict[str, str] = {
