@@ -250,6 +250,11 @@ def main(argv: list[str] | None = None) -> int:
         "tools", help="list the enabled tools with the exact declarations sent to Gemini"
     )
     p_tools.add_argument("--json", action="store_true", help="print only the setup's tools JSON")
+    p_check = sub.add_parser(
+        "check",
+        help="check the settings, open one Live session with them, print what the model took",
+    )
+    p_check.add_argument("--json", action="store_true", help="also print the whole setup sent")
     add_room_parser(sub)
     p_call = sub.add_parser(
         "call",
@@ -279,6 +284,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "tools":
         print_tools(settings, toolsets, as_json=args.json)
         return 0
+    if args.command == "check":
+        from bot.check import check
+
+        level = settings.log_level if settings.log_level in ("TRACE", "DEBUG") else "WARNING"
+        setup_logging(level)
+        return asyncio.run(check(settings, toolsets, as_json=args.json))
     if args.command == "serve":
         if args.host:
             settings = replace(settings, host=args.host)
