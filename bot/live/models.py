@@ -283,22 +283,19 @@ def check_live(live: LiveSettings) -> ModelCheck:
         if wanted is None:
             continue
         if support is Support.ALWAYS_ON:
-            if wanted:
-                notices.append(
-                    f"{setting}=true is left out of the setup: proactive audio is always on "
-                    f"for {name}."
+            # Never sent: `true` is what the service does anyway, and `false` (which
+            # earlier .env.example files set) is an error there and cannot be honoured.
+            notices.append(
+                f"{setting}={'true' if wanted else 'false'} is left out of the setup: "
+                f"proactive audio is always on for {name}"
+                + (
+                    "."
+                    if wanted
+                    else " and cannot be turned off (a Gemini 2.5 native-audio "
+                    "model can); unset it to silence this notice."
                 )
-                changes[attr] = None
-            else:
-                refuse(
-                    setting,
-                    "false",
-                    "cannot turn proactive audio off (it is always on; proactive_audio: false "
-                    "is an error)",
-                    "Unset it, or choose a Gemini 2.5 native-audio model to turn it off.",
-                    attr,
-                    None,
-                )
+            )
+            changes[attr] = None
         elif not wanted:
             changes[attr] = None if attr == "proactive_audio" else False  # off: not sent
         elif support is Support.REMOVED:

@@ -71,7 +71,6 @@ def test_model_ids_take_each_backends_form():
         ({"LIVE_AFFECTIVE_DIALOG": "true"}, ("LIVE_AFFECTIVE_DIALOG", "removed", "Remove")),
         ({"LIVE_THINKING_BUDGET": "256"}, ("LIVE_THINKING_BUDGET", "Unset")),
         ({"LIVE_THINKING_LEVEL": "high"}, ("LIVE_THINKING_LEVEL", "Unset")),
-        ({"LIVE_PROACTIVE_AUDIO": "false"}, ("LIVE_PROACTIVE_AUDIO", "always on", "2.5")),
         ({"LIVE_CUSTOM_VOCABULARY": "Kallax"}, ("LIVE_CUSTOM_VOCABULARY", "Vertex AI")),
     ],
 )
@@ -105,6 +104,11 @@ def test_what_the_service_does_by_itself_is_dropped_with_a_notice():
     notes = feature_warnings(live)
     assert any("LIVE_PROACTIVE_AUDIO=true is left out" in n and "always on" in n for n in notes)
     assert pipecat_settings(live).proactivity == {}
+    # `false` (older .env.example files set it) cannot be honoured: said, never sent.
+    live = load_settings({**KEY, "LIVE_PROACTIVE_AUDIO": "false"}).live
+    assert live.proactive_audio is None
+    (note,) = [n for n in feature_warnings(live) if "LIVE_PROACTIVE_AUDIO" in n]
+    assert "always on" in note and "cannot be turned off" in note and "2.5" in note
 
 
 def test_an_unknown_model_gets_the_conservative_default_and_one_warning():
@@ -163,7 +167,7 @@ def test_hand_built_settings_never_carry_a_refused_field():
 
     live = live_settings(affective_dialog=True, thinking_budget=128, proactive_audio=False)
     checked = check_live(live)
-    assert len(checked.problems) == 3
+    assert len(checked.problems) == 2 and len(checked.notices) == 1
     settings = pipecat_settings(live)
     assert not settings.enable_affective_dialog and settings.thinking == {}
     assert settings.proactivity == {}
