@@ -26,7 +26,6 @@ __all__ = [
     "Sensitivity",
     "VadSettings",
     "feature_warnings",
-    "gemini_version",
     "load_live",
 ]
 
@@ -233,9 +232,3 @@ def _greeting(raw: str | None) -> str | None:
 def feature_warnings(live: LiveSettings) -> list[str]:
     """What the chosen backend and model cannot do or do not need, said at start."""
     return list(dict.fromkeys([*live.notices, *check_live(live).notices]))
-
-
-def gemini_version(model: str) -> tuple[int, int] | None:
-    """(major, minor) from a model id like `models/gemini-3.8-live` (as Pipecat reads it)."""
-    match = re.search(r"gemini(?:-[a-z]+)*-(\d+)(?:\.(\d+))?", model)
-    return (int(match.group(1)), int(match.group(2) or 0)) if match else None

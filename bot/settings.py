@@ -27,7 +27,6 @@ from bot.live_settings import (
     Sensitivity,
     VadSettings,
     feature_warnings,
-    gemini_version,
     load_live,
 )
 from tools.env import EnvReader
@@ -42,7 +41,6 @@ __all__ = [
     "SettingsError",
     "VadSettings",
     "feature_warnings",
-    "gemini_version",
     "load_settings",
     "read_env",
 ]

@@ -328,7 +328,7 @@ def check_live(live: LiveSettings) -> ModelCheck:
                     attr,
                     None if attr == "proactive_audio" else False,
                 )
-    if api_version != live.api_version and not problems:
+    if api_version != live.api_version:
         changes["api_version"] = api_version
 
     if len(live.language_codes) > 1 and not caps.transcription_languages:
