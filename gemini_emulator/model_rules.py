@@ -8,7 +8,7 @@ so a client that sends one fails its tests.
 - Gemini 3.8 Live (ai.google.dev/gemini-api/docs/models/gemini-3.8-live): "omit
   thinking_level (or thinking_config)"; affective dialog "removed from the API";
   "setting proactive_audio: false returns an error"; BLOCKING and NON_BLOCKING
-  declarations both accepted.
+  declarations both accepted; "the supported response modality is audio".
 - Gemini 3.8 Live thinking variants (…/gemini-3.8-live-extended-thinking): function
   calling "Supported (Async only)": a BLOCKING declaration is refused; a thinking level
   is required (Pipecat: "the API has no default and rejects a setup without one");
@@ -46,14 +46,25 @@ class _Rules:
     proactive: str  # "no", "always-on", "v1alpha"
     blocking: bool = True
     non_blocking: bool = True
+    audio_only: bool = False
 
 
 _RULES: tuple[tuple[re.Pattern[str], _Rules], ...] = (
     (
         re.compile(r"^gemini-3\.8-live.*thinking"),
-        _Rules("gemini-3.8-live thinking", "level-required", "removed", "always-on", False),
+        _Rules(
+            "gemini-3.8-live thinking",
+            "level-required",
+            "removed",
+            "always-on",
+            blocking=False,
+            audio_only=True,
+        ),
     ),
-    (re.compile(r"^gemini-3\.8-live"), _Rules("gemini-3.8-live", "none", "removed", "always-on")),
+    (
+        re.compile(r"^gemini-3\.8-live"),
+        _Rules("gemini-3.8-live", "none", "removed", "always-on", audio_only=True),
+    ),
     (
         re.compile(r"^gemini-3\.1-flash-live"),
         _Rules("gemini-3.1-flash-live", "level", "no", "no", non_blocking=False),
@@ -90,6 +101,9 @@ def refusal(setup: dict[str, Any], api_version: str | None) -> P.ProtocolError |
     if rules is None:
         return None
     gen = setup.get("generationConfig") or {}
+    modalities = gen.get("responseModalities") or setup.get("responseModalities") or []
+    if rules.audio_only and any(str(m).upper() != "AUDIO" for m in modalities):
+        return _invalid(f"{model} supports the AUDIO response modality only.")
     thinking = gen.get("thinkingConfig") or setup.get("thinkingConfig")
     if rules.thinking == "none" and thinking is not None:
         return _invalid(

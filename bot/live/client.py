@@ -8,6 +8,7 @@ what the stage does with the session.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -153,6 +154,7 @@ def _thinking(live: LiveSettings) -> ThinkingConfig | dict[str, Any]:
 
 Vocabulary = Callable[[], Awaitable[Sequence[str]]]
 MAX_VOCABULARY = 100  # phrases: a hint list, not a dictionary
+VOCABULARY_SECONDS = 2.0  # a slow backend must not hold the session's setup up
 
 
 class SetupFinisher:
@@ -172,7 +174,7 @@ class SetupFinisher:
             words = list(self._live.custom_vocabulary)
             if self._room_words is not None and self._caps.custom_vocabulary:
                 try:
-                    words += await self._room_words()
+                    words += await asyncio.wait_for(self._room_words(), VOCABULARY_SECONDS)
                 except Exception as e:  # a hint: the call goes on without the room's words
                     logger.warning(f"room vocabulary unavailable: {e}")
             self._vocabulary = list(dict.fromkeys(w for w in words if w))[:MAX_VOCABULARY]

@@ -39,6 +39,7 @@ async def _close_of(emu: LiveEmulator, setup: dict[str, Any], path: str = BIDI_P
         ({"generationConfig": {"enableAffectiveDialog": True}}, "enableAffectiveDialog"),
         ({"generationConfig": {"enableAffectiveDialog": False}}, "enableAffectiveDialog"),
         ({"proactivity": {"proactiveAudio": False}}, "proactive_audio cannot be false"),
+        ({"generationConfig": {"responseModalities": ["TEXT"]}}, "AUDIO response modality"),
     ],
 )
 async def test_a_38_setup_with_what_the_model_does_not_take_is_closed_1007(

@@ -1,4 +1,5 @@
-"""What the lights package adds to a room's calls: its system-instruction line and its page panel.
+"""What the lights package adds to a room's calls: its system-instruction line, its page
+panel, and its names (lights, rooms) as a transcription hint.
 
 A room may say which lights room it is in (its `room` setting, `room create
 --lights-room`): the model is told that "the lights" means that room's, and the
