@@ -197,11 +197,17 @@ def checked_rehearsal(path: str, toolsets: list[Toolset]) -> Rehearsal:
 def print_tools(settings: Settings, toolsets: list[Toolset], *, as_json: bool) -> None:
     """What the model is offered, exactly as the first setup message carries it."""
     from bot.live.declarations import setup_tools
+    from bot.live.models import capabilities
 
     registry = registry_of(toolsets)
-    non_blocking = not any("NON_BLOCKING" in n for n in feature_warnings(settings.live))
+    caps = capabilities(settings.live.model, settings.live.backend)
     declared = asyncio.run(
-        setup_tools(registry, google_search=settings.google_search, non_blocking=non_blocking)
+        setup_tools(
+            registry,
+            google_search=settings.google_search,
+            non_blocking=caps.non_blocking,
+            blocking_ok=caps.blocking,
+        )
     )
     if as_json:
         print(json.dumps(declared, indent=2))
@@ -244,6 +250,11 @@ def main(argv: list[str] | None = None) -> int:
         "tools", help="list the enabled tools with the exact declarations sent to Gemini"
     )
     p_tools.add_argument("--json", action="store_true", help="print only the setup's tools JSON")
+    p_check = sub.add_parser(
+        "check",
+        help="check the settings, open one Live session with them, print what the model took",
+    )
+    p_check.add_argument("--json", action="store_true", help="also print the whole setup sent")
     add_room_parser(sub)
     p_call = sub.add_parser(
         "call",
@@ -273,6 +284,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "tools":
         print_tools(settings, toolsets, as_json=args.json)
         return 0
+    if args.command == "check":
+        from bot.check import check
+
+        level = settings.log_level if settings.log_level in ("TRACE", "DEBUG") else "WARNING"
+        setup_logging(level)
+        return asyncio.run(check(settings, toolsets, as_json=args.json))
     if args.command == "serve":
         if args.host:
             settings = replace(settings, host=args.host)

@@ -10,43 +10,40 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import os
-import re
 import secrets
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import load_dotenv
 
+from bot.live_settings import (
+    DEFAULT_GREETING,
+    DEFAULT_SYSTEM_INSTRUCTION,
+    Backend,
+    LiveSettings,
+    Sensitivity,
+    VadSettings,
+    feature_warnings,
+    load_live,
+)
 from tools.env import EnvReader
 
-
-class Backend(StrEnum):
-    """Which Google endpoint serves the Live session."""
-
-    DEVELOPER = "developer"  # Gemini Developer API, API key
-    VERTEX = "vertex"  # Vertex AI, project + location + credentials
-
-
-class Sensitivity(StrEnum):
-    """Gemini's automatic activity detection sensitivities."""
-
-    HIGH = "HIGH"
-    LOW = "LOW"
-
-
-DEFAULT_SYSTEM_INSTRUCTION = (
-    "You are livebot, a friendly voice assistant people call from their browser. "
-    "Speak naturally and keep answers short: one to three sentences. "
-    "You can look at and change the caller's calendar and lights with your tools; "
-    "say briefly what you are doing, and never invent a result a tool did not give you."
-)
-
-
-DEFAULT_GREETING = "Greet the caller in one short sentence and ask how you can help."
+__all__ = [
+    "DEFAULT_GREETING",
+    "DEFAULT_SYSTEM_INSTRUCTION",
+    "Backend",
+    "LiveSettings",
+    "Sensitivity",
+    "Settings",
+    "SettingsError",
+    "VadSettings",
+    "feature_warnings",
+    "load_settings",
+    "read_env",
+]
 
 
 class SettingsError(ValueError):
@@ -59,48 +56,6 @@ class SettingsError(ValueError):
             f"livebot cannot start: {len(problems)} setting(s) to fix "
             f"(in the environment or .env; see .env.example):\n{lines}"
         )
-
-
-@dataclass(frozen=True)
-class VadSettings:
-    """Server-side voice activity detection, as Gemini Live's realtimeInputConfig takes it."""
-
-    start_sensitivity: Sensitivity | None = None
-    end_sensitivity: Sensitivity | None = None
-    prefix_padding_ms: int | None = None
-    silence_duration_ms: int | None = None
-
-
-@dataclass(frozen=True)
-class LiveSettings:
-    """Everything the Live stage needs to open and keep a session."""
-
-    backend: Backend = Backend.DEVELOPER
-    api_key: str | None = None
-    project: str | None = None
-    location: str | None = None
-    credentials_path: str | None = None
-    model: str = "models/gemini-3.8-live"
-    api_version: str | None = None
-    voice: str = "Charon"
-    language: str = "en-US"
-    system_instruction: str = DEFAULT_SYSTEM_INSTRUCTION
-    vad: VadSettings = field(default_factory=VadSettings)
-    affective_dialog: bool = False
-    proactive_audio: bool = False
-    thinking_budget: int | None = None
-    context_compression: bool = True
-    compression_trigger_tokens: int | None = None
-    session_resumption: bool = True
-    ping_interval: float = 20.0
-    ping_timeout: float = 60.0
-    handover_buffer_seconds: float = 20.0
-    greeting: str | None = DEFAULT_GREETING
-
-    @property
-    def offline(self) -> bool:
-        """No key and no Vertex project: run against the built-in emulator as an echo test."""
-        return self.backend is Backend.DEVELOPER and not self.api_key
 
 
 @dataclass(frozen=True)
@@ -184,77 +139,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Build and check the settings; raise `SettingsError` listing every problem."""
     r = EnvReader(read_env() if env is None else env)
 
-    backend = r.choice("LIVE_BACKEND", Backend, Backend.DEVELOPER) or Backend.DEVELOPER
-    api_key = r.str("GOOGLE_API_KEY")
-    project = r.str("GOOGLE_CLOUD_PROJECT")
-    location = r.str("GOOGLE_CLOUD_LOCATION", "us-central1")
-    credentials_path = r.str("GOOGLE_APPLICATION_CREDENTIALS")
-    if backend is Backend.VERTEX:
-        if not project:
-            r.problems.append(
-                "GOOGLE_CLOUD_PROJECT is missing: LIVE_BACKEND=vertex needs your Google Cloud "
-                "project id (or set LIVE_BACKEND=developer and GOOGLE_API_KEY)."
-            )
-        if credentials_path and not Path(credentials_path).is_file():
-            r.problems.append(
-                f"GOOGLE_APPLICATION_CREDENTIALS={credentials_path!r} does not exist: point it "
-                "at a service-account JSON file, or unset it to use application default credentials."
-            )
-
-    model = r.str("LIVE_MODEL", LiveSettings.model) or LiveSettings.model
-    if not model.startswith("models/") and backend is Backend.DEVELOPER:
-        model = f"models/{model}"
-    api_version = r.str("LIVE_API_VERSION")
-    if api_version is not None and api_version not in ("v1", "v1beta", "v1alpha"):
-        r.problems.append(f"LIVE_API_VERSION={api_version!r}: set it to v1alpha, v1beta or v1.")
-        api_version = None
-
-    affective = r.bool("LIVE_AFFECTIVE_DIALOG", False)
-    proactive = r.bool("LIVE_PROACTIVE_AUDIO", False)
-    if (affective or proactive) and backend is Backend.DEVELOPER and api_version is None:
-        # Both features exist only in the v1alpha surface of the Developer API.
-        api_version = "v1alpha"
-
-    vad = VadSettings(
-        start_sensitivity=r.choice("LIVE_VAD_START_SENSITIVITY", Sensitivity, None),
-        end_sensitivity=r.choice("LIVE_VAD_END_SENSITIVITY", Sensitivity, None),
-        prefix_padding_ms=r.int("LIVE_VAD_PREFIX_PADDING_MS", None, lo=0, hi=5000),
-        silence_duration_ms=r.int("LIVE_VAD_SILENCE_MS", None, lo=0, hi=10000),
-    )
-    ping_interval = r.float("LIVE_PING_INTERVAL", 20.0, lo=1.0, hi=300.0)
-    ping_timeout = r.float("LIVE_PING_TIMEOUT", 60.0, lo=1.0, hi=600.0)
-    if ping_timeout < 30.0:
-        r.problems.append(
-            f"LIVE_PING_TIMEOUT={ping_timeout:g} is too short: Gemini Live's pongs can take up "
-            "to 30 s, so a shorter timeout drops healthy sessions. Set it to 30 or more."
-        )
-
-    live = LiveSettings(
-        backend=backend,
-        api_key=api_key,
-        project=project,
-        location=location,
-        credentials_path=credentials_path,
-        model=model,
-        api_version=api_version,
-        voice=r.str("LIVE_VOICE", "Charon") or "Charon",
-        language=r.str("LIVE_LANGUAGE", "en-US") or "en-US",
-        system_instruction=r.str("LIVE_SYSTEM_INSTRUCTION", DEFAULT_SYSTEM_INSTRUCTION)
-        or DEFAULT_SYSTEM_INSTRUCTION,
-        vad=vad,
-        affective_dialog=affective,
-        proactive_audio=proactive,
-        thinking_budget=r.int("LIVE_THINKING_BUDGET", None, lo=-1, hi=32768),
-        context_compression=r.bool("LIVE_CONTEXT_COMPRESSION", True),
-        compression_trigger_tokens=r.int(
-            "LIVE_COMPRESSION_TRIGGER_TOKENS", None, lo=1000, hi=10_000_000
-        ),
-        session_resumption=r.bool("LIVE_SESSION_RESUMPTION", True),
-        ping_interval=ping_interval,
-        ping_timeout=ping_timeout,
-        handover_buffer_seconds=r.float("LIVE_HANDOVER_BUFFER_SECONDS", 20.0, lo=1.0, hi=120.0),
-        greeting=_greeting(r.env.get("LIVE_GREETING")),
-    )
+    live = load_live(r)
 
     port = r.int("PORT", 7860, lo=1, hi=65535) or 7860
     log_level = (r.str("LOG_LEVEL", "INFO") or "INFO").upper()
@@ -380,40 +265,3 @@ def _machine_timezone() -> str:
     except OSError:
         pass
     return "UTC"
-
-
-def _greeting(raw: str | None) -> str | None:
-    """Unset: the default greeting; set but empty: no greeting (the caller speaks first)."""
-    if raw is None:
-        return DEFAULT_GREETING
-    return raw.strip() or None
-
-
-def feature_warnings(live: LiveSettings) -> list[str]:
-    """What the chosen backend and model cannot do, said at start rather than mid-call."""
-    notes: list[str] = []
-    if live.backend is Backend.VERTEX:
-        notes.append(
-            "Vertex AI's Live endpoint does not take NON_BLOCKING tools or result scheduling: "
-            "tools run BLOCKING, so the bot waits silently while a tool runs."
-        )
-        if live.affective_dialog or live.proactive_audio:
-            notes.append(
-                "LIVE_AFFECTIVE_DIALOG / LIVE_PROACTIVE_AUDIO may be refused by Vertex AI "
-                "for this model; the session will report it at connect time."
-            )
-    version = gemini_version(live.model)
-    if live.backend is Backend.DEVELOPER and version is not None and (3, 0) <= version < (3, 8):
-        notes.append(
-            f"{live.model} does not take NON_BLOCKING tools: tools run BLOCKING, so the bot "
-            "waits silently while a tool runs. Gemini 2.5 and 3.8+ Live models take them."
-        )
-    if live.thinking_budget is not None and version is not None and version < (2, 5):
-        notes.append(f"LIVE_THINKING_BUDGET is ignored: {live.model} does not think.")
-    return notes
-
-
-def gemini_version(model: str) -> tuple[int, int] | None:
-    """(major, minor) from a model id like `models/gemini-3.8-live` (as Pipecat reads it)."""
-    match = re.search(r"gemini(?:-[a-z]+)*-(\d+)(?:\.(\d+))?", model)
-    return (int(match.group(1)), int(match.group(2) or 0)) if match else None

@@ -24,6 +24,7 @@ from websockets.http11 import Request, Response
 
 from . import protocol as P
 from .inbound import dispatch
+from .model_rules import refusal
 from .pings import delayed_pong_connection
 from .recording import ConnectionRecord, ReceivedRecord, SentRecord
 from .session import LiveSession, Script, SessionGone
@@ -328,6 +329,8 @@ class LiveEmulator:
             raise P.ProtocolError(
                 P.CLOSE_INVALID_ARGUMENT, "Invalid request: setup.model is required."
             )
+        if (refused := refusal(setup, conn.api_version)) is not None:
+            raise refused  # a field the model does not take (model_rules.py)
         handle = (setup.get("sessionResumption") or {}).get("handle")
         if handle:
             found = next((s for s in self.sessions if handle in s.handles and not s.ended), None)

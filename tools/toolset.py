@@ -15,6 +15,7 @@ Besides its tools, a toolset may contribute to a call without the bot knowing it
 by name (the bot loops over toolsets):
 
 - `instructions(settings)`: its lines for the system instruction of a room;
+- `vocabulary(settings)`: names callers say (lights, rooms), a transcription hint;
 - `panel(settings)`: a `PagePanel`, what the caller's page shows beside the call
   (a snapshot message, sent at the start and again on each change it reports);
 - `for_room(settings)`: the toolset calls in a room use (e.g. the room's calendar).
@@ -92,6 +93,8 @@ class Toolset:
     instructions: Callable[[RoomSettings], str | None] | None = None
     # What the caller's page shows for this toolset in a room with these settings.
     panel: Callable[[RoomSettings], PagePanel | None] | None = None
+    # Names a caller may say in such a room (lights, rooms): a transcription hint.
+    vocabulary: Callable[[RoomSettings], Awaitable[list[str]]] | None = None
 
     def in_room(self, settings: RoomSettings) -> Toolset:
         return self.for_room(settings) if self.for_room is not None else self
@@ -101,6 +104,9 @@ class Toolset:
 
     def page_panel(self, settings: RoomSettings) -> PagePanel | None:
         return self.panel(settings) if self.panel is not None else None
+
+    async def room_vocabulary(self, settings: RoomSettings) -> list[str]:
+        return await self.vocabulary(settings) if self.vocabulary is not None else []
 
 
 def available_packages() -> list[str]:

@@ -53,19 +53,26 @@ def tools_schema(registry: ToolRegistry, *, google_search: bool = False) -> Tool
     return ToolsSchema(standard_tools=standard, custom_tools=custom)
 
 
-def tag_behaviors(tools: list[Any], registry: ToolRegistry | CallTools) -> None:
-    """Put each declared tool's BLOCKING/NON_BLOCKING into its declaration."""
+def tag_behaviors(
+    tools: list[Any], registry: ToolRegistry | CallTools, *, blocking_ok: bool = True
+) -> None:
+    """Put each declared tool's BLOCKING/NON_BLOCKING into its declaration (every one
+    NON_BLOCKING for a model that takes no BLOCKING declarations)."""
     for group in tools:
         if not isinstance(group, dict):
             continue
         for decl in group.get("function_declarations") or []:
             t = registry.get(decl.get("name", ""))
             if t is not None:
-                decl["behavior"] = t.behavior.value
+                decl["behavior"] = t.behavior.value if blocking_ok else "NON_BLOCKING"
 
 
 async def setup_tools(
-    registry: ToolRegistry, *, google_search: bool = False, non_blocking: bool = True
+    registry: ToolRegistry,
+    *,
+    google_search: bool = False,
+    non_blocking: bool = True,
+    blocking_ok: bool = True,
 ) -> list[dict[str, Any]]:
     """The `tools` of the setup message as they go over the wire (for `livebot tools`).
 
@@ -80,7 +87,7 @@ async def setup_tools(
     schema = tools_schema(registry, google_search=google_search)
     tools = list(GeminiLiveLLMAdapter().from_standard_tools(schema) or []) if schema else []
     if non_blocking:
-        tag_behaviors(tools, registry)
+        tag_behaviors(tools, registry, blocking_ok=blocking_ok)
     api = Client(api_key="not-used-offline")._api_client
     config = await genai_live._t_live_connect_config(api, LiveConnectConfig(tools=tools))
     params = LiveConnectParameters(model="models/x", config=config).model_dump(exclude_none=True)

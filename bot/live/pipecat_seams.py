@@ -34,7 +34,7 @@ OVERRIDDEN: dict[str, str] = {
     "_connect": "each setup declares the call's tools as they are now (tool_updates.py); "
     "a move opens the new socket through it, as Pipecat does",
     "_get_history_config": "Vertex AI refuses history_config (vertex.py)",
-    "_supports_non_blocking_tools": "Vertex AI breaks on NON_BLOCKING and scheduling (vertex.py)",
+    "_supports_non_blocking_tools": "the model table says which models take NON_BLOCKING (models.py)",
 }
 
 USED: dict[str, str] = {

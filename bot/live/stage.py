@@ -44,8 +44,15 @@ from pipecat.services.llm_service import FunctionCallFromLLM
 
 from bot.events import EventSink, Role, TranscriptPiece
 from bot.live.call_events import CallEvents
-from bot.live.client import live_http_options, pipecat_settings, shared_client
+from bot.live.client import (
+    SetupFinisher,
+    live_http_options,
+    pipecat_settings,
+    room_words,
+    shared_client,
+)
 from bot.live.declarations import tag_behaviors, tools_schema
+from bot.live.models import capabilities
 from bot.live.outbound import Outbound
 from bot.live.session_moves import SessionMoves, parse_duration
 from bot.live.tool_calls import ToolCallLedger
@@ -86,6 +93,7 @@ class LiveStage(GeminiLiveLLMService):
             http_options=live_http_options(live),
             **kwargs,
         )
+        self._finisher = SetupFinisher(live, room_words(self._registry, room))
         self.transcript = CallerTranscript()
         self.events = CallEvents(on_event, self.create_task, self._log)
         self.outbound = Outbound(
@@ -205,9 +213,14 @@ class LiveStage(GeminiLiveLLMService):
         """One shared client per configuration (`client.py`)."""
         self._client = shared_client(self._live, self._http_options)
 
+    @property
+    def _supports_non_blocking_tools(self) -> bool:
+        return capabilities(self._live.model, self._live.backend).non_blocking  # models.py
+
     def _tag_tool_behaviors(self, tools: list[Any]) -> None:
         """Declare each function's behaviour from our registry (Pipecat infers it)."""
-        tag_behaviors(tools, self.ledger.tools)
+        blocking_ok = capabilities(self._live.model, self._live.backend).blocking
+        tag_behaviors(tools, self.ledger.tools, blocking_ok=blocking_ok)
 
     async def _connect(self, session_resumption_handle: str | None = None) -> None:
         if self._session is None:  # each setup declares the call's tools as they are now
@@ -311,6 +324,7 @@ class LiveStage(GeminiLiveLLMService):
     async def _connection_task_handler(self, config: Any) -> None:
         """Pipecat's receive loop, but a failed or dropped socket is recovered, not fatal."""
         generation = self.moves.generation
+        config = await self._finisher.finish(config)  # what Pipecat leaves out (client.py)
         try:
             async with self._client.aio.live.connect(
                 model=self._settings.model,  # type: ignore[attr-defined]

@@ -1,9 +1,12 @@
 """The Live stage on Vertex AI: what differs from the Developer API, in one subclass.
 
 Why a subclass (as Pipecat's own `gemini_live/vertex/llm.py` does) and not `if`s in
-the stage: Vertex AI's Live endpoint refuses `history_config`, and breaks on
-NON_BLOCKING declarations and on a result's `scheduling`. The client itself (project,
-location, credentials) is built by `client.shared_client` from the same settings.
+the stage: Vertex AI's Live endpoint refuses `history_config`. Whether it takes
+NON_BLOCKING declarations and a result's `scheduling` depends on the model (Gemini 3.8
+Live does, earlier ones break on them): the model table says (`models.py`), for both
+backends, through the stage. The model id goes out in Vertex AI's own form
+(`projects/…/publishers/google/models/…`, `models.normalized_model`). The client itself
+(project, location, credentials) is built by `client.shared_client` from the same settings.
 We do not use Pipecat's Vertex service: it builds its own client per call and has
 none of our stage.
 """
@@ -23,10 +26,6 @@ class VertexLiveStage(LiveStage):
 
     def _get_history_config(self) -> HistoryConfig | None:
         return None  # Vertex AI refuses history_config
-
-    @property
-    def _supports_non_blocking_tools(self) -> bool:
-        return False  # Vertex AI breaks on NON_BLOCKING and scheduling
 
 
 def live_stage(*, live: LiveSettings, **kwargs: Any) -> LiveStage:

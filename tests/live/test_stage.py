@@ -356,6 +356,9 @@ async def test_voice_vad_affective_proactive_thinking_settings_reach_the_setup(t
     from bot.settings import Sensitivity, VadSettings
 
     live = live_settings(
+        # The model that takes all of these (Gemini 3.8 Live refuses affective dialog and
+        # a thinking config: tests/live/test_model_setups.py).
+        model="models/gemini-2.5-flash-native-audio-preview-12-2025",
         voice="Kore",
         language="de-DE",
         vad=VadSettings(

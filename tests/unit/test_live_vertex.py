@@ -22,9 +22,11 @@ def test_the_developer_api_gets_the_plain_stage():
     assert stage._get_history_config() is not None
 
 
-def test_vertex_gets_no_history_config_and_no_non_blocking_tools():
+def test_vertex_gets_no_history_config_and_non_blocking_tools_where_the_model_takes_them():
     live = replace(live_settings(), backend=Backend.VERTEX, project="p", location="europe-west1")
     stage = live_stage(live=live)
     assert isinstance(stage, VertexLiveStage)
     assert stage._get_history_config() is None
-    assert stage._supports_non_blocking_tools is False
+    assert stage._supports_non_blocking_tools is True  # Vertex AI's Gemini 3.8 Live
+    older = live_stage(live=replace(live, model="gemini-live-2.5-flash-native-audio"))
+    assert older._supports_non_blocking_tools is False  # breaks tool calling before 3.8

@@ -50,7 +50,17 @@ def test_vertex_needs_a_project_and_says_what_it_cannot_do():
         load_settings({"LIVE_BACKEND": "vertex"})
     live = load_settings({"LIVE_BACKEND": "vertex", "GOOGLE_CLOUD_PROJECT": "p"}).live
     assert live.backend is Backend.VERTEX and not live.offline
-    assert any("NON_BLOCKING" in note for note in feature_warnings(live))
+    # Vertex AI gets its own model form; its Gemini 3.8 Live takes NON_BLOCKING tools.
+    assert live.model == "projects/p/locations/us-central1/publishers/google/models/gemini-3.8-live"
+    assert not any("NON_BLOCKING" in note for note in feature_warnings(live))
+    older = load_settings(
+        {
+            "LIVE_BACKEND": "vertex",
+            "GOOGLE_CLOUD_PROJECT": "p",
+            "LIVE_MODEL": "gemini-live-2.5-flash-native-audio",
+        }
+    ).live
+    assert any("NON_BLOCKING" in note for note in feature_warnings(older))
 
 
 def test_models_without_non_blocking_tools_are_named_at_start():
@@ -61,7 +71,13 @@ def test_models_without_non_blocking_tools_are_named_at_start():
 
 
 def test_affective_dialog_selects_the_v1alpha_api():
-    live = load_settings({"GOOGLE_API_KEY": "k", "LIVE_AFFECTIVE_DIALOG": "true"}).live
+    live = load_settings(
+        {
+            "GOOGLE_API_KEY": "k",
+            "LIVE_MODEL": "gemini-2.5-flash-native-audio-preview-12-2025",
+            "LIVE_AFFECTIVE_DIALOG": "true",
+        }
+    ).live
     assert live.api_version == "v1alpha"
 
 
@@ -72,9 +88,15 @@ def test_empty_greeting_means_no_greeting():
 
 def test_env_example_documents_every_setting_and_loads_as_is():
     source = "\n".join(
-        p.read_text() for p in [ROOT / "bot" / "settings.py", *(ROOT / "tools").rglob("*.py")]
+        p.read_text()
+        for p in [
+            ROOT / "bot" / "settings.py",
+            ROOT / "bot" / "live_settings.py",
+            *(ROOT / "tools").rglob("*.py"),
+        ]
     )
-    read = set(re.findall(r'\.(?:str|int|float|bool|choice)\(\s*"([A-Z0-9_]+)"', source))
+    reads = r'(?:\.(?:str|int|float|bool|choice)\(|_(?:one_of|optional_float)\(r,)\s*"([A-Z0-9_]+)"'
+    read = set(re.findall(reads, source))
     read |= set(re.findall(r'env\.get\("([A-Z0-9_]+)"', source))
     example = dotenv_values(ROOT / ".env.example")
     missing = sorted(read - set(example))

@@ -40,7 +40,7 @@ from tools.env import EnvReader
 from tools.lights.backend import Change, Light, LightError, LightsBackend
 from tools.lights.local import LocalLights
 from tools.lights.mqtt import MqttLights
-from tools.lights.panel import ROOM_OPTIONS, instructions, panel_for
+from tools.lights.panel import ROOM_OPTIONS, instructions, panel_for, vocabulary_for
 from tools.lights.ratelimit import TokenBucket
 from tools.lights.tools import light_tools
 from tools.toolset import ToolContext, Toolset, ToolSettingsError
@@ -105,4 +105,5 @@ def toolset(ctx: ToolContext) -> Toolset:
         extras={"backend": backend},
         instructions=instructions,
         panel=panel_for(backend),
+        vocabulary=vocabulary_for(backend),
     )

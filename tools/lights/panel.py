@@ -1,4 +1,5 @@
-"""What the lights package adds to a room's calls: its system-instruction line and its page panel.
+"""What the lights package adds to a room's calls: its system-instruction line, its page
+panel, and its names (lights, rooms) as a transcription hint.
 
 A room may say which lights room it is in (its `room` setting, `room create
 --lights-room`): the model is told that "the lights" means that room's, and the
@@ -8,7 +9,7 @@ they really are, on every change the backend reports.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from loguru import logger
@@ -38,6 +39,17 @@ def instructions(settings: RoomSettings) -> str | None:
         f"The caller is in the {room}: when they say 'the lights' "
         f"without naming a room, they mean the {room} lights."
     )
+
+
+def vocabulary_for(backend: LightsBackend) -> Callable[[RoomSettings], Awaitable[list[str]]]:
+    """The lights' and rooms' names (the room's own first): what callers say to the bot."""
+
+    async def words(settings: RoomSettings) -> list[str]:
+        room = settings.get(ROOM)
+        lights = sorted(await backend.lights(), key=lambda x: x.room != room)
+        return list(dict.fromkeys(w for x in lights for w in (x.room, x.name)))
+
+    return words
 
 
 def page_panel(backend: LightsBackend, room: str | None) -> PagePanel:
