@@ -95,6 +95,7 @@ class LiveSettings:
     ping_interval: float = 20.0
     ping_timeout: float = 60.0
     handover_buffer_seconds: float = 20.0
+    stall_seconds: float = 4.0  # no model output this long after a caller turn: recover
     greeting: str | None = DEFAULT_GREETING
 
     @property
@@ -126,8 +127,7 @@ class Settings:
     turn_secret: str | None = field(default=None, repr=False)
     turn_ttl_seconds: int = 600
     ice_transport_policy: str = "all"
-    # With relay-only ICE, the only addresses remote candidates may have (empty: those
-    # of the TURN_URLS hosts).
+    # With relay-only ICE, the only addresses remote candidates may have (empty: those of the TURN_URLS hosts).
     turn_relay_addresses: tuple[str, ...] = ()
     max_candidates_per_call: int = 100
     candidate_patches_per_minute: float = 60.0
@@ -253,6 +253,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ping_interval=ping_interval,
         ping_timeout=ping_timeout,
         handover_buffer_seconds=r.float("LIVE_HANDOVER_BUFFER_SECONDS", 20.0, lo=1.0, hi=120.0),
+        stall_seconds=r.float("LIVE_STALL_SECONDS", 4.0, lo=1.0, hi=30.0),
         greeting=_greeting(r.env.get("LIVE_GREETING")),
     )
 
