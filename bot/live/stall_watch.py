@@ -19,14 +19,15 @@ The stage reports what it sees; the watch keeps one deadline:
 - an empty turn after a caller turn, or a `turnCompleteReason` of a rejected
   response (anything but `NEED_MORE_INPUT`), is a stall at once.
 
-When it runs out (`LIVE_STALL_SECONDS`): first a nudge on the same socket - a
-`clientContent` with `turnComplete` (what Pipecat sends so a seeded 2.5 model
-answers), and for 3.x models a realtime text of one space (without a realtime input
-a 3.x model runs no inference, as Pipecat's `_complete_turn` notes); if still nothing,
-the session moves to a new socket with the newest handle, and the new socket is
-nudged at once with the caller's last words (the handle may predate them). Each step
-is logged with the call id and reported as a `LiveStalled` event (metrics, a notice
-on the page); after one move per wait the watch stops and says so.
+When it runs out (`LIVE_STALL_SECONDS`, 4 s by default): first a nudge on the same
+socket - a `clientContent` with `turnComplete` (what Pipecat sends so a seeded 2.5
+model answers), and for 3.x models a realtime text of one space (without a realtime
+input a 3.x model runs no inference, as Pipecat's `_complete_turn` notes); if still
+nothing within half that time, the session moves to a new socket with the newest
+handle, and the new socket is nudged at once with the caller's last words (the
+handle may predate them). So a caller waits about 1.5 x the stall time at worst.
+Each step is logged with the call id and reported as a `LiveStalled` event
+(metrics, a notice on the page); after one move per wait the watch stops and says so.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ SPEECH_RMS = 400.0  # int16 RMS of a 20 ms frame that is speech, not room noise
 MIN_SPEECH_SECONDS = 0.25  # a cough or a click is not a caller turn
 END_SILENCE_SECONDS = 0.8  # this much quiet after speech ends the caller's turn
 MAX_MOVES = 1  # per wait: nudge, move (and nudge), then stop trying
+NUDGE_WAIT = 0.5  # of the stall time: a nudged model that answers at all starts soon
 TICK_SECONDS = 0.1
 NOT_REJECTED = {None, "TURN_COMPLETE_REASON_UNSPECIFIED", "NEED_MORE_INPUT"}
 REANSWER = (
@@ -253,7 +255,7 @@ class StallWatch:
                 return  # no socket to nudge on now: try again on the next tick
             self._nudges += 1
             self._report("nudge", waited)
-            self._due = time.monotonic() + self._seconds
+            self._due = time.monotonic() + self._seconds * NUDGE_WAIT
         elif self._moves < MAX_MOVES:
             self._moves += 1
             self._report("move", waited)

@@ -25,6 +25,8 @@ from gemini_emulator.faults import (
 from gemini_emulator.testing import running_emulator
 from tests.live.harness import live_settings, running_stage, silence
 from tests.live.test_stage import wait_until
+from tools.api import Scheduling, tool
+from tools.registry import ToolRegistry
 
 pytestmark = pytest.mark.timeout(60)
 STALL_SECONDS = 1.5  # short, so the tests are quick; the end-to-end test runs the default
@@ -242,3 +244,40 @@ async def test_a_mid_call_1008_before_the_first_handle_starts_afresh_and_admissi
     assert not any(isinstance(e, SessionLost) for e in watched.events)
     assert not h.stage.lost
     assert watched.admission.refusal(active_calls=0) is None, "admission did not cool down"
+
+
+async def test_a_tool_result_the_model_does_not_speak_about_is_nudged(tmp_path, speech_pcm):
+    @tool(scheduling=Scheduling.INTERRUPT)
+    async def time_now() -> dict:
+        """The time now."""
+        return {"time": "12:00"}
+
+    seen: dict = {}
+
+    async def script(s: LiveSession) -> None:
+        await s.next_utterance()
+        call_id = await s.call_tool("time_now", {})
+        seen["result"] = await s.tool_response(call_id)
+        seen["nudge"] = await stall(s, nudge="helps")
+        await s.say("It is noon.", seconds=0.5)
+
+    watched = Watched()
+    async with (
+        running_emulator(tmp_path, script=script) as emu,
+        running_stage(
+            emu,
+            tools=ToolRegistry([time_now]),
+            live=live_settings(stall_seconds=STALL_SECONDS),
+            on_event=watched,
+        ) as h,
+    ):
+        await h.feed(speech_pcm("what time is it") + silence(1.0), realtime=False)
+        await wait_until(lambda: emu.sessions, timeout=10)
+        session = emu.sessions[0]
+        await wait_until(lambda: session.turns and session.turns[-1].completed, timeout=20)
+        await wait_until(lambda: h.recorder.audio_seconds() >= 0.4, timeout=10)
+
+    assert seen["result"].response == {"time": "12:00"}
+    assert watched.stalls() == ["nudge"]
+    assert watched.counted("nudge", "tool_result") == 1
+    assert watched.counted("nudge", "caller") == 0, "the tool call was the model's answer"
