@@ -75,6 +75,21 @@ class SessionLost:
     reason: LossReason
 
 
+StallAction = Literal["nudge", "move", "gave_up"]
+
+
+@dataclass(frozen=True, slots=True)
+class LiveStalled:
+    """The model did not answer (no output, an empty or rejected turn): the stage nudged
+    it on the same socket, moved the session, or stopped trying (``gave_up``)."""
+
+    action: StallAction
+    #: what it was waiting on: "caller" (a finished caller turn), "tool_result",
+    #: "rejected" (a turnCompleteReason or an empty turn), "recovery" (a cut answer)
+    waiting_for: str
+    waited_seconds: float
+
+
 @dataclass(frozen=True, slots=True)
 class BotRestarting:
     """The server is shutting down: the call gets ``grace_seconds`` to finish."""
@@ -89,6 +104,7 @@ CallEvent = (
     | SessionInterrupted
     | SessionMoved
     | SessionLost
+    | LiveStalled
     | BotRestarting
 )
 EventSink = Callable[[CallEvent], Awaitable[None]]

@@ -23,6 +23,7 @@ from loguru import logger
 from bot.events import (
     BotRestarting,
     CallEvent,
+    LiveStalled,
     LossReason,
     SessionInterrupted,
     SessionLost,
@@ -37,6 +38,11 @@ EARLY_LIMIT = 100  # messages kept for a page that is not ready yet
 CHANGE_DEBOUNCE_SECONDS = 0.05  # a panel's burst of changes becomes one snapshot
 
 RECONNECTING = "Reconnecting to Gemini…"
+STALLED = {
+    "nudge": "Gemini is slow to answer: asking it again…",
+    "move": "Gemini did not answer: reconnecting…",
+    "gave_up": "Gemini is not answering. Please say it again, or call again.",
+}
 LOST: dict[LossReason, str] = {
     "busy": "The bot is busy right now (too many calls). Please try again in a few minutes.",
     "refused": "The bot cannot reach Gemini right now (it was refused). Please try again later.",
@@ -70,6 +76,9 @@ def page_message(event: CallEvent) -> dict[str, Any] | None:
             return {"type": "notice", "level": "warning", "text": RECONNECTING}
         case SessionLost():
             return {"type": "notice", "level": "error", "text": LOST[event.reason]}
+        case LiveStalled():
+            level = "warning" if event.action == "gave_up" else "info"
+            return {"type": "notice", "level": level, "text": STALLED[event.action]}
         case BotRestarting():
             text = (
                 f"The bot is restarting: this call ends within {event.grace_seconds:.0f} "

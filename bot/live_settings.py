@@ -92,6 +92,7 @@ class LiveSettings:
     ping_interval: float = 20.0
     ping_timeout: float = 60.0
     handover_buffer_seconds: float = 20.0
+    stall_seconds: float = 4.0  # no model output this long after a caller turn: recover
     greeting: str | None = DEFAULT_GREETING
     notices: tuple[str, ...] = ()  # what the model check dropped or limited, said at start
 
@@ -174,6 +175,7 @@ def load_live(r: EnvReader) -> LiveSettings:
         ping_interval=ping_interval,
         ping_timeout=ping_timeout,
         handover_buffer_seconds=r.float("LIVE_HANDOVER_BUFFER_SECONDS", 20.0, lo=1.0, hi=120.0),
+        stall_seconds=r.float("LIVE_STALL_SECONDS", 4.0, lo=1.0, hi=30.0),
         greeting=_greeting(r.env.get("LIVE_GREETING")),
     )
     checked = check_live(live)

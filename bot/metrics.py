@@ -10,7 +10,14 @@ import time
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from bot.events import CallEvent, SessionLost, SessionMoved, ToolNotRun, ToolState
+from bot.events import (
+    CallEvent,
+    LiveStalled,
+    SessionLost,
+    SessionMoved,
+    ToolNotRun,
+    ToolState,
+)
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30)
 
@@ -72,6 +79,13 @@ class Metrics:
             ["tool", "reason"],
             registry=r,
         )
+        self.stalls = Counter(
+            "livebot_live_stalls_total",
+            "Model answers that did not come, by what the stage did (nudge, move, gave_up) "
+            "and what it waited for (caller, tool_result, rejected, recovery)",
+            ["action", "waiting_for"],
+            registry=r,
+        )
         self._started: dict[str, float] = {}
 
     def render(self) -> bytes:
@@ -95,3 +109,5 @@ class Metrics:
             case SessionMoved():
                 self.reconnects.labels(event.reason).inc()
                 self.switch_gap.observe(event.gap_seconds)
+            case LiveStalled():
+                self.stalls.labels(event.action, event.waiting_for).inc()

@@ -81,8 +81,7 @@ class Settings:
     turn_secret: str | None = field(default=None, repr=False)
     turn_ttl_seconds: int = 600
     ice_transport_policy: str = "all"
-    # With relay-only ICE, the only addresses remote candidates may have (empty: those
-    # of the TURN_URLS hosts).
+    # With relay-only ICE, the only addresses remote candidates may have (empty: those of the TURN_URLS hosts).
     turn_relay_addresses: tuple[str, ...] = ()
     max_candidates_per_call: int = 100
     candidate_patches_per_minute: float = 60.0

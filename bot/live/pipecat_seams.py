@@ -53,6 +53,7 @@ USED: dict[str, str] = {
     "_tools_from_init": "the setup's tools: rebuilt from the call's tools before each connect",
     "_cancel_function_call_tasks": "stops exactly the cancelled calls' handlers",
     "_handle_send_error": "a failed realtime send is reported as Pipecat reports it",
+    "_is_gemini_3": "a stall nudge on a 3.x model needs a realtime input too (stall_watch.py)",
 }
 
 ALL = {**OVERRIDDEN, **USED}

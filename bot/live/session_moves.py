@@ -9,7 +9,12 @@ caller audio into a closed socket meanwhile. Here:
 - a lost socket: `recovery_plan` - a pure function of the close and the session's
   state - says resume with the handle, start a fresh session seeded with a summary
   (1007: context full or invalid; 1008 on resume: the handle was refused; resuming
-  keeps failing), or give up (quota, a refused key or model, too many failures);
+  keeps failing), or give up (quota, a refused key or model, too many failures).
+  Whether the socket had reached `setupComplete` decides what a close means: after
+  it, any code (1008 "Operation is not implemented, or supported, or enabled.",
+  reported mid-call by users of every SDK; 1011; an abrupt 1006) is a lost socket,
+  resumed (or, before the first handle, started afresh); only a refusal at setup
+  (a bad key, a refused handle) - or a quota, whenever it comes - gives up;
 - every move holds the outbound queue (`outbound.py`), closes the old socket first,
   opens the new one, and `settled()` after its `setupComplete` delivers what was held
   and reports `SessionMoved`; a give-up reports `SessionLost` and ends the call once
@@ -35,6 +40,7 @@ from bot.live.outbound import Outbound
 
 GO_AWAY_DEFAULT_SECONDS = 10.0  # when goAway does not say
 MAX_FAILURES = 5  # in a row, before the session is given up
+HEALTHY_SECONDS = 10.0  # a socket that lived this long (or carried turns) was no failure
 END_CALL_GRACE_SECONDS = 1.5  # for the data channel to carry the news
 LOSS_REASONS: dict[str, LossReason] = {"busy": "busy", "refused": "refused", "lost": "lost"}
 
@@ -51,23 +57,30 @@ class Recovery:
     why: str  # for GIVE_UP, a `LossReason`
 
 
-def recovery_plan(error: Exception, *, resuming: bool, failures: int) -> Recovery:
+def recovery_plan(
+    error: Exception, *, resuming: bool, failures: int, set_up: bool = False
+) -> Recovery:
     """After a lost socket: resume with the handle, start afresh, or give up.
 
     `resuming`: the session has a resumable handle; `failures`: lost sockets in a
-    row, this one included."""
+    row, this one included; `set_up`: the socket had reached `setupComplete` (then
+    its close is not a refusal of the session, whatever its code)."""
     code = error.code if isinstance(error, APIError) else None
     text = str(error).lower()
     if any(word in text for word in ("quota", "resource_exhausted", "resource exhausted")):
-        return Recovery(Plan.GIVE_UP, "busy")
-    if code == 1008 and not resuming:
-        return Recovery(Plan.GIVE_UP, "refused")  # a bad key or a refused model
-    if code == 1008:
-        return Recovery(Plan.FRESH, "the server refused to resume the session")
+        return Recovery(Plan.GIVE_UP, "busy")  # the account's quota: a new socket hits it too
     if code == 1007:
         return Recovery(
             Plan.FRESH, "the server closed the session as invalid or its context as full"
         )
+    if set_up and failures <= MAX_FAILURES and not (failures >= 2 and resuming):
+        if resuming:
+            return Recovery(Plan.RESUME, f"socket lost after setup ({code or 'no code'})")
+        return Recovery(Plan.FRESH, f"socket lost before the first handle ({code or 'no code'})")
+    if code == 1008 and not resuming and not set_up:
+        return Recovery(Plan.GIVE_UP, "refused")  # a bad key or a refused model
+    if code == 1008 and not set_up:
+        return Recovery(Plan.FRESH, "the server refused to resume the session")
     if failures > MAX_FAILURES:
         return Recovery(Plan.GIVE_UP, "lost")
     if failures >= 2 and resuming:
@@ -146,7 +159,11 @@ class SessionMoves:
         self._handle_seq = -1  # _seq when the latest resumable handle arrived
         self._activity_seq = 0  # _seq of the latest turn content or tool call
         self.failures = 0
+        self._ready: tuple[int, float] = (-1, 0.0)  # (generation, monotonic) of setupComplete
         self._started: tuple[float, str] | None = None  # (monotonic, reason) of a move
+        # What else follows the moves (the stall watch): a socket lost, a move settled.
+        self.on_socket_lost: Callable[[], None] = lambda: None
+        self.on_moved: Callable[[str], None] = lambda reason: None
         self.reconnects = 0
         self.lost = False  # the Live session could not be kept (refused or failed for good)
         self.lost_reason: LossReason | None = None
@@ -154,8 +171,10 @@ class SessionMoves:
     # ---- what the stage reports ------------------------------------------
 
     def activity(self) -> None:
-        """Turn content or a tool call: a handle from before it would lose it."""
+        """Turn content or a tool call: a handle from before it would lose it (and the
+        socket works: the next loss starts a new count of failures)."""
         self._activity_seq = self._tick()
+        self.failures = 0
 
     def handle_arrived(self) -> None:
         """A resumable handle arrived (the stage's Pipecat keeps it)."""
@@ -182,13 +201,20 @@ class SessionMoves:
         """The receive loop of socket `generation` ended with `error`."""
         if self._stage.closing or generation != self.generation:
             return
-        self._log.warning(f"Live socket lost: {error}")
+        ready_generation, ready_at = self._ready
+        set_up = ready_generation == generation
+        if set_up and time.monotonic() - ready_at >= HEALTHY_SECONDS:
+            self.failures = 0
+        self._log.warning(f"Live socket lost ({'after' if set_up else 'before'} setup): {error}")
         self._events.emit(SessionInterrupted(reason=str(error)))
-        self._stage.create_task(self.move(f"socket lost: {error}", error=error), "live_recover")
+        self.on_socket_lost()
+        self._stage.create_task(
+            self.move(f"socket lost: {error}", error=error, set_up=set_up), "live_recover"
+        )
 
     def socket_ready(self) -> None:
-        """A new socket's setup is complete."""
-        self.failures = 0
+        """A new socket's setup is complete (its failures are forgiven once it works)."""
+        self._ready = (self.generation, time.monotonic())
 
     async def settled(self) -> None:
         """After setupComplete (and any seeding): deliver what was held, end the move."""
@@ -202,6 +228,7 @@ class SessionMoves:
                 gap = time.monotonic() - started
                 self._log.info(f"Live session moved ({reason}) in {gap * 1000:.0f} ms")
                 self._events.emit(SessionMoved(reason=reason, gap_seconds=gap))
+                self.on_moved(reason)
 
     async def stop(self) -> None:
         """The stage disconnects for good: no more moves."""
@@ -214,9 +241,18 @@ class SessionMoves:
     # ---- moving ------------------------------------------------------------
 
     async def move(
-        self, reason: str, error: Exception | None = None, *, kind: str | None = None
+        self,
+        reason: str,
+        error: Exception | None = None,
+        *,
+        set_up: bool = False,
+        kind: str | None = None,
     ) -> None:
-        """Close the current socket, then open a new one resuming the same session."""
+        """Close the current socket, then open a new one resuming the same session.
+
+        `error`: the socket was lost (`set_up`: after its `setupComplete`); `kind`: what
+        the move is reported as (goaway, stall, tools; default goaway, or error when an
+        error caused it)."""
         async with self._lock:
             if self._stage.closing:
                 return
@@ -228,11 +264,14 @@ class SessionMoves:
             await self._stage.drop_socket()
             if error is not None:
                 self.failures += 1
-                resuming = self._stage.resumption_handle is not None
-                recovery = recovery_plan(error, resuming=resuming, failures=self.failures)
+                resuming = self._resume and self._stage.resumption_handle is not None
+                recovery = recovery_plan(
+                    error, resuming=resuming, failures=self.failures, set_up=set_up
+                )
                 if recovery.plan is Plan.GIVE_UP:
                     await self._give_up(error, recovery.why)
                     return
+                self._log.info(f"recovery: {recovery.plan.value} ({recovery.why})")
                 if recovery.plan is Plan.FRESH and self._stage.resumption_handle:
                     self._log.warning(
                         f"{recovery.why}: opening a fresh session seeded with a summary"
@@ -240,6 +279,8 @@ class SessionMoves:
                     self._stage.resumption_handle = None
                 await asyncio.sleep(backoff_seconds(self.failures))
             handle = self._stage.resumption_handle if self._resume else None
+            if handle is None:
+                self._stage.resumption_handle = None  # a fresh session: seeded, not resumed
             self.reconnects += 1
             self._log.info(
                 f"moving the Live session to a new socket ({reason}); resume={bool(handle)}"

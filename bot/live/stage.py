@@ -16,6 +16,7 @@ subclass only overrides its seams and delegates each to a module with one job:
   resumption on by default) and `declarations.py` (the first `setup` already
   declares every tool and its behaviour); `tool_updates.py`: a tool added or removed
   during the call reaches the model by resuming the session; `vertex.py`: Vertex AI;
+- `stall_watch.py`: a model that does not answer is nudged, then moved;
 - `call_events.py`: the typed events (`bot/events.py`) the page and metrics get.
 
 Every Pipecat private member used here is listed, with the reason, in
@@ -29,7 +30,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from google.genai.types import Content, LiveServerMessage, Part, Transcription
+from google.genai.types import Content, FunctionResponse, LiveServerMessage, Part, Transcription
 from loguru import logger
 from pipecat.frames.frames import (
     EndWorkerFrame,
@@ -55,6 +56,7 @@ from bot.live.declarations import tag_behaviors, tools_schema
 from bot.live.models import capabilities
 from bot.live.outbound import Outbound
 from bot.live.session_moves import SessionMoves, parse_duration
+from bot.live.stall_watch import StallWatch
 from bot.live.tool_calls import ToolCallLedger
 from bot.live.tool_updates import ToolUpdates
 from bot.live.transcript import CallerTranscript
@@ -115,7 +117,7 @@ class LiveStage(GeminiLiveLLMService):
             self._registry,
             self.transcript,
             self.events,
-            self.outbound.tool_response,
+            self._tool_response,
             self._cancel_calls,
             non_blocking_ok=lambda: self._supports_non_blocking_tools,
             call=CallInfo(id=call_id, room=room),
@@ -130,6 +132,15 @@ class LiveStage(GeminiLiveLLMService):
             log=self._log,
         )
         self.ledger.on_answered = self._after_answer
+        self.watch = StallWatch(
+            self,
+            self.events,
+            seconds=live.stall_seconds,
+            move=lambda: self.moves.move("stall: the model did not answer", kind="stall"),
+            caller_words=self.transcript.caller_words,
+            log=self._log,
+        )
+        self.moves.on_socket_lost, self.moves.on_moved = self.watch.socket_lost, self.watch.moved
         # Register now, not when the first context frame arrives, so the first
         # setup already knows every tool (and its behaviour); None: any other name.
         for t in self._registry:
@@ -165,6 +176,10 @@ class LiveStage(GeminiLiveLLMService):
     @property
     def bot_is_responding(self) -> bool:
         return self._bot_is_responding
+
+    @property
+    def gemini_3(self) -> bool:
+        return self._is_gemini_3
 
     @property
     def resumption_handle(self) -> str | None:
@@ -242,15 +257,21 @@ class LiveStage(GeminiLiveLLMService):
             # context, so Gemini hears it here, as realtime text input.
             self._log.info(f"caller typed: {frame.text[:200]!r}")
             self.transcript.heard("user", f" {frame.text}")
+            self.watch.caller_turn()
             await self._send_user_text(frame.text)
 
     async def _send_user_audio(self, frame: InputAudioRawFrame) -> None:
         if self._audio_input_paused:
             return
+        self.watch.caller_audio(frame.audio, frame.sample_rate, frame.num_channels)
         await self.outbound.audio(frame.audio, frame.sample_rate, frame.num_channels)
 
     async def _send_user_text(self, text: str) -> None:
         await self.outbound.text(text)
+
+    async def _tool_response(self, response: FunctionResponse) -> None:
+        self.watch.tool_result(response)
+        await self.outbound.tool_response(response)
 
     async def _handle_function_call_result(self, frame: FunctionCallResultFrame) -> None:
         """Pipecat sends a result when its frame comes back here; the ledger has sent it."""
@@ -270,6 +291,7 @@ class LiveStage(GeminiLiveLLMService):
             self.moves.activity()
         if sc and (sc.model_turn or sc.output_transcription):
             self.transcript.intent.model_output()
+            self.watch.model_output()
         pieces: tuple[tuple[Role, Transcription | None], ...] = (
             ("user", sc.input_transcription if sc else None),
             ("bot", sc.output_transcription if sc else None),
@@ -278,14 +300,18 @@ class LiveStage(GeminiLiveLLMService):
             if said and said.text:
                 self.transcript.heard(role, said.text)
                 self.events.emit(TranscriptPiece(role, said.text))
+                if role == "user":
+                    self.watch.caller_turn()
         if sc and (sc.turn_complete or sc.interrupted):
             self.events.emit(TranscriptPiece("bot", "", final=True))
         if message.tool_call_cancellation:
+            self.watch.tool_cancelled(message.tool_call_cancellation.ids or [])
             await self.ledger.server_cancelled(message.tool_call_cancellation.ids or [])
         await super()._handle_server_message(message)
         if sc and (sc.turn_complete or sc.interrupted):
             # After super(): a toolCall bundled with the end belongs to the turn it ends.
             self.transcript.intent.model_turn_ended(interrupted=bool(sc.interrupted))
+            self.watch.turn_ended(sc)
             if sc.interrupted:
                 self.transcript.caller()  # Gemini's VAD heard the caller over the bot
         update = message.session_resumption_update
@@ -301,6 +327,7 @@ class LiveStage(GeminiLiveLLMService):
         assert message.tool_call is not None
         self.moves.activity()
         calls = self.ledger.start(message.tool_call.function_calls or [])
+        self.watch.tool_calls(c.id for c in calls)
         if calls:
             await self.run_function_calls(
                 [
@@ -368,4 +395,5 @@ class LiveStage(GeminiLiveLLMService):
     async def _disconnect(self) -> None:
         """No more moves once the stage disconnects for good."""
         await self.moves.stop()
+        await self.watch.stop()
         await super()._disconnect()
