@@ -10,7 +10,15 @@ import time
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from bot.events import CallEvent, SessionLost, SessionMoved, ToolNotRun, ToolState
+from bot.events import (
+    CallCapReached,
+    CallEvent,
+    SessionLost,
+    SessionMoved,
+    TokensUsed,
+    ToolNotRun,
+    ToolState,
+)
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30)
 
@@ -72,6 +80,19 @@ class Metrics:
             ["tool", "reason"],
             registry=r,
         )
+        self.live_tokens = Counter(
+            "livebot_live_tokens_total",
+            "Gemini Live tokens (usageMetadata) by direction (prompt, response, thoughts, "
+            "tool_prompt) and modality (audio, text, ...; unspecified: no breakdown given)",
+            ["direction", "modality"],
+            registry=r,
+        )
+        self.calls_capped = Counter(
+            "livebot_calls_capped_total",
+            "Calls wound down at LIVE_CALL_MAX_TOKENS / LIVE_CALL_MAX_MINUTES, by limit",
+            ["limit"],
+            registry=r,
+        )
         self._started: dict[str, float] = {}
 
     def render(self) -> bytes:
@@ -95,3 +116,8 @@ class Metrics:
             case SessionMoved():
                 self.reconnects.labels(event.reason).inc()
                 self.switch_gap.observe(event.gap_seconds)
+            case TokensUsed():
+                for direction, modality, tokens in event.counts:
+                    self.live_tokens.labels(direction, modality).inc(tokens)
+            case CallCapReached():
+                self.calls_capped.labels(event.limit).inc()

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import load_dotenv
 
+from bot.live.limits import LiveLimits, live_limits
 from tools.env import EnvReader
 
 
@@ -44,7 +45,6 @@ DEFAULT_SYSTEM_INSTRUCTION = (
     "You can look at and change the caller's calendar and lights with your tools; "
     "say briefly what you are doing, and never invent a result a tool did not give you."
 )
-
 
 DEFAULT_GREETING = "Greet the caller in one short sentence and ask how you can help."
 
@@ -96,6 +96,7 @@ class LiveSettings:
     ping_timeout: float = 60.0
     handover_buffer_seconds: float = 20.0
     greeting: str | None = DEFAULT_GREETING
+    limits: LiveLimits = field(default_factory=LiveLimits)
 
     @property
     def offline(self) -> bool:
@@ -254,6 +255,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ping_timeout=ping_timeout,
         handover_buffer_seconds=r.float("LIVE_HANDOVER_BUFFER_SECONDS", 20.0, lo=1.0, hi=120.0),
         greeting=_greeting(r.env.get("LIVE_GREETING")),
+        limits=live_limits(r),
     )
 
     port = r.int("PORT", 7860, lo=1, hi=65535) or 7860
@@ -374,9 +376,8 @@ def _timezone(r: EnvReader) -> ZoneInfo:
 def _machine_timezone() -> str:
     try:
         target = os.path.realpath("/etc/localtime")
-        marker = "/zoneinfo/"
-        if marker in target:
-            return target.split(marker, 1)[1]
+        if "/zoneinfo/" in target:
+            return target.split("/zoneinfo/", 1)[1]
     except OSError:
         pass
     return "UTC"

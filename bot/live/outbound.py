@@ -8,6 +8,15 @@ delivered after the new `setupComplete` by `flush()` - pending tool results firs
 (the model is waiting for them), then the caller's audio and text in the order they
 came. Held audio is bounded (`LIVE_HANDOVER_BUFFER_SECONDS`); the oldest goes first.
 
+What went out on the old socket and no resumable handle holds (`replay_log.py`) is
+sent again before what was held, so the new session hears the caller's whole
+utterance. The backlog goes out at `CATCH_UP_SPEED` x real time, in the frames it
+came in, not as one burst: the service's VAD times speech by the samples, so faster
+than real time is heard the same (Google's own examples send a whole file at once),
+but a bounded rate keeps the socket's send buffer and the server's input queue from
+taking seconds of audio in one go; at 4x a 3 s backlog is sent in 0.75 s and live
+audio catches up (it waits behind the backlog meanwhile).
+
 Live sends and the flush use the same `_send_realtime`. (Pipecat's own
 `_send_user_audio` also keeps a pre-roll when server VAD is disabled; our settings
 never disable it, so every frame is sent as it comes, as Pipecat does then.)
@@ -15,6 +24,8 @@ never disable it, so every frame is sent as it comes, as Pipecat does then.)
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -23,7 +34,10 @@ from typing import Any, Protocol
 from google.genai.types import Blob, FunctionResponse
 from loguru import logger
 
+from bot.live.replay_log import Entry, ReplayLog
 from bot.media.formats import CALLER_AUDIO, PcmFormat, pcm_mime_type
+
+CATCH_UP_SPEED = 4.0  # x real time, for the replayed and held backlog after a move
 
 
 class LiveSocket(Protocol):
@@ -64,6 +78,8 @@ class Outbound:
         *,
         hold_seconds: float,
         on_send_error: SendError,
+        replay_seconds: float = 15.0,
+        catch_up_speed: float = CATCH_UP_SPEED,
         log: Any = logger,
     ) -> None:
         self._socket = socket
@@ -75,6 +91,9 @@ class Outbound:
         self._realtime: deque[Realtime] = deque()
         self._audio_bytes = 0
         self._dropped = 0
+        self.replay = ReplayLog(replay_seconds)
+        self._catch_up_speed = catch_up_speed
+        self._pending: list[Entry] = []  # from the old socket, to send again first
 
     # ---- in -------------------------------------------------------------------
 
@@ -96,13 +115,25 @@ class Outbound:
             self._responses.append(response)
 
     def hold(self) -> None:
-        """A move begins: keep everything until the new socket's `flush()`."""
+        """A move begins: keep everything until the new socket's `flush()`, and what
+        no handle holds of the old socket's input, to send it again."""
         self.held = True
+        self._pending += self.replay.take()
+
+    def handle_arrived(self, last_consumed_index: int | None) -> None:
+        """A resumable handle: what it holds need not be sent again."""
+        self.replay.consumed(last_consumed_index)
+
+    def model_spoke(self) -> None:
+        """Model output: what the caller said so far was answered (see `flush(fresh=)`)."""
+        self.replay.answered()
 
     # ---- out ------------------------------------------------------------------
 
-    async def flush(self) -> None:
-        """After the new `setupComplete`: tool results, then realtime input, in order."""
+    async def flush(self, *, fresh: bool = False) -> None:
+        """After the new `setupComplete`: tool results, then what the old socket's
+        session did not keep (`fresh`: a new session seeded with a summary gets only
+        what was not answered), then what was held, in order, at `CATCH_UP_SPEED`."""
         session = self._socket.session
         if session is None:
             return
@@ -110,16 +141,43 @@ class Outbound:
             response = self._responses.pop(0)
             self._log.info(f"sending tool result {response.id} held during the switch")
             await session.send_tool_response(function_responses=response)
+        pending, self._pending = self._pending, []
+        again = self.replay.unanswered(pending) if fresh else pending
+        if self.replay.dropped_seconds:
+            self._log.warning(
+                f"{self.replay.dropped_seconds:.2f} s of caller audio were not kept to send "
+                f"again: more than LIVE_REPLAY_SECONDS since the last resumable handle"
+            )
+            self.replay.dropped_seconds = 0.0
+        replayed = sum(e.seconds for e in again)
+        self._realtime.extendleft(reversed([e.item for e in again]))
+        self._audio_bytes += sum(len(e.item.pcm) for e in again if isinstance(e.item, Audio))
+        if again:
+            self._log.info(
+                f"sending again {replayed:.2f} s of caller audio and "
+                f"{sum(not e.seconds for e in again)} typed messages the session did not keep"
+            )
         sent = 0
+        started, ahead = time.monotonic(), 0.0
         while self._realtime:
             item = self._realtime.popleft()
+            try:
+                await self._send(session, item)
+            except Exception:
+                self._realtime.appendleft(item)  # still held: the next move sends it
+                raise
             if isinstance(item, Audio):
                 self._audio_bytes -= len(item.pcm)
                 sent += len(item.pcm)
-            await _send_realtime(session, item)
+                ahead += PcmFormat(item.sample_rate, item.num_channels).seconds(len(item.pcm))
+                wait = started + ahead / self._catch_up_speed - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
         if sent:
             self._log.info(
-                f"delivered {CALLER_AUDIO.seconds(sent):.2f} s of caller audio held during the switch"
+                f"delivered {CALLER_AUDIO.seconds(sent):.2f} s of caller audio held during the "
+                f"switch ({replayed:.2f} s of it sent again) in "
+                f"{(time.monotonic() - started) * 1000:.0f} ms"
             )
         if self._dropped:
             self._log.warning(
@@ -139,9 +197,16 @@ class Outbound:
             self._hold(item)
             return
         try:
-            await _send_realtime(session, item)
+            await self._send(session, item)
         except Exception as e:
+            self.replay.sent(item, None, seconds=_seconds(item), delivered=False)
             await self._on_send_error(e)
+
+    async def _send(self, session: Any, item: Realtime) -> None:
+        """Send `item` and keep it in the replay log with its client-message index."""
+        index = getattr(session, "sent", None)  # the numbering session's next index
+        await _send_realtime(session, item)
+        self.replay.sent(item, index if isinstance(index, int) else None, seconds=_seconds(item))
 
     def _hold(self, item: Realtime) -> None:
         """Keep realtime input while there is no socket to send it on (audio bounded)."""
@@ -162,6 +227,12 @@ class Outbound:
                 self._realtime.remove(old)  # the oldest audio; held text is kept
             self._audio_bytes -= len(old.pcm)
             self._dropped += len(old.pcm)
+
+
+def _seconds(item: Realtime) -> float:
+    if not isinstance(item, Audio):
+        return 0.0
+    return PcmFormat(item.sample_rate, item.num_channels).seconds(len(item.pcm))
 
 
 async def _send_realtime(session: Any, item: Realtime) -> None:

@@ -146,6 +146,7 @@ class SessionMoves:
         self._handle_seq = -1  # _seq when the latest resumable handle arrived
         self._activity_seq = 0  # _seq of the latest turn content or tool call
         self.failures = 0
+        self._fresh = False  # the latest move opened a session without a handle
         self._started: tuple[float, str] | None = None  # (monotonic, reason) of a move
         self.reconnects = 0
         self.lost = False  # the Live session could not be kept (refused or failed for good)
@@ -195,7 +196,7 @@ class SessionMoves:
         async with self._flush_lock:
             if self._stage.session is None or not self._stage.realtime_ready:
                 return
-            await self._outbound.flush()
+            await self._outbound.flush(fresh=self._fresh)
             if self._started is not None:
                 started, reason = self._started
                 self._started = None
@@ -238,6 +239,7 @@ class SessionMoves:
                     self._stage.resumption_handle = None
                 await asyncio.sleep(backoff_seconds(self.failures))
             handle = self._stage.resumption_handle if self._resume else None
+            self._fresh = handle is None
             self.reconnects += 1
             self._log.info(
                 f"moving the Live session to a new socket ({reason}); resume={bool(handle)}"

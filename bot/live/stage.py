@@ -45,11 +45,14 @@ from bot.events import EventSink, Role, TranscriptPiece
 from bot.live.call_events import CallEvents
 from bot.live.client import live_http_options, pipecat_settings, shared_client
 from bot.live.declarations import tag_behaviors, tools_schema
+from bot.live.limits import apply_to_setup
 from bot.live.outbound import Outbound
+from bot.live.replay_log import NumberedSession
 from bot.live.session_moves import SessionMoves, parse_duration
 from bot.live.tool_calls import ToolCallLedger
 from bot.live.transcript import CallerTranscript
-from bot.settings import LiveSettings
+from bot.live.usage import CallUsage
+from bot.settings import LiveSettings, gemini_version
 from tools.api import CallInfo, RoomInfo
 from tools.registry import ToolRegistry
 
@@ -58,6 +61,8 @@ OnInterrupted = Callable[[], object]  # silence the caller's speaker now
 
 class LiveStage(GeminiLiveLLMService):
     """One call's Gemini Live session, as a Pipecat pipeline stage."""
+
+    transparent_resumption = False  # google-genai allows it on Vertex AI only
 
     def __init__(
         self,
@@ -89,6 +94,7 @@ class LiveStage(GeminiLiveLLMService):
         self.outbound = Outbound(
             self,
             hold_seconds=live.handover_buffer_seconds,
+            replay_seconds=live.limits.replay_seconds,
             on_send_error=self._handle_send_error,
             log=self._log,
         )
@@ -112,6 +118,14 @@ class LiveStage(GeminiLiveLLMService):
             log=self._log,
         )
         self.ledger.on_answered = self.moves.maybe_move_after_go_away
+        self.usage = CallUsage(
+            live.limits,
+            self.events,
+            self.create_task,
+            goodbye=self._say_goodbye,
+            hang_up=self._end_call,
+            log=self._log,
+        )
         # Register now, not when the first context frame arrives, so the first
         # setup already knows every tool (and its behaviour); None: any other name.
         for t in self._registry:
@@ -184,6 +198,16 @@ class LiveStage(GeminiLiveLLMService):
     async def _end_call(self, reason: str) -> None:
         await self.push_frame(EndWorkerFrame(reason=reason))
 
+    async def _say_goodbye(self, instruction: str) -> None:
+        """The call's cap: no more caller audio to the model, which says goodbye."""
+        self.set_audio_input_paused(True)
+        if self._session is None:
+            raise ConnectionError("no Live socket")
+        turn = Content(role="user", parts=[Part(text=instruction)])
+        await self._session.send_client_content(turns=[turn], turn_complete=True)
+        if (gemini_version(self._live.model) or (0, 0)) >= (3, 0):
+            await self._session.send_realtime_input(text=" ")  # 3.x infers on realtime input
+
     # ---- Pipecat seams: the client and the setup ------------------------------
 
     def create_client(self) -> None:
@@ -195,6 +219,7 @@ class LiveStage(GeminiLiveLLMService):
         tag_behaviors(tools, self._registry)
 
     async def cleanup(self) -> None:
+        self.usage.finish()
         await super().cleanup()
         if self.events.task is not None:
             await self.cancel_task(self.events.task)
@@ -237,6 +262,7 @@ class LiveStage(GeminiLiveLLMService):
             self.moves.activity()
         if sc and (sc.model_turn or sc.output_transcription):
             self.transcript.intent.model_output()
+            self.outbound.model_spoke()
         pieces: tuple[tuple[Role, Transcription | None], ...] = (
             ("user", sc.input_transcription if sc else None),
             ("bot", sc.output_transcription if sc else None),
@@ -247,6 +273,7 @@ class LiveStage(GeminiLiveLLMService):
                 self.events.emit(TranscriptPiece(role, said.text))
         if sc and (sc.turn_complete or sc.interrupted):
             self.events.emit(TranscriptPiece("bot", "", final=True))
+        self.usage.on_message(message)
         if message.tool_call_cancellation:
             await self.ledger.server_cancelled(message.tool_call_cancellation.ids or [])
         await super()._handle_server_message(message)
@@ -258,6 +285,7 @@ class LiveStage(GeminiLiveLLMService):
         update = message.session_resumption_update
         if update and update.resumable and update.new_handle:
             self.moves.handle_arrived()
+            self.outbound.handle_arrived(update.last_consumed_client_message_index)
         if message.go_away:
             self.moves.go_away(parse_duration(message.go_away.time_left))
         self.moves.maybe_move_after_go_away()
@@ -290,6 +318,9 @@ class LiveStage(GeminiLiveLLMService):
     async def _connection_task_handler(self, config: Any) -> None:
         """Pipecat's receive loop, but a failed or dropped socket is recovered, not fatal."""
         generation = self.moves.generation
+        if self.transparent_resumption and config.session_resumption is not None:
+            config.session_resumption.transparent = True  # the index of what a handle holds
+        apply_to_setup(config, self._live.limits)
         try:
             async with self._client.aio.live.connect(
                 model=self._settings.model,  # type: ignore[attr-defined]
@@ -299,7 +330,7 @@ class LiveStage(GeminiLiveLLMService):
                     f"Live socket open (resumed: {self._session_resumption_handle is not None})"
                 )
                 self._connection_start_time = time.time()  # type: ignore[assignment]
-                await self._handle_session_ready(session)
+                await self._handle_session_ready(NumberedSession(session))
                 while True:
                     async for message in session.receive():
                         await self._handle_server_message(message)

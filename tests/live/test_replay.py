@@ -1,0 +1,118 @@
+"""Nothing the caller said is lost on a drop: what no resumable handle holds is sent again
+(bot/live/replay_log.py, bot/live/outbound.py), on the wire with the emulator."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from pipecat.processors.frameworks.rtvi import RTVISendTextFrame
+
+from gemini_emulator import LiveSession
+from gemini_emulator.testing import running_emulator
+from gemini_emulator.vad import EnergyVad
+from tests.live.harness import running_stage, silence
+from tests.live.test_stage import wait_until
+
+pytestmark = pytest.mark.timeout(60)
+QUESTION = "what will the weather be like in paris tomorrow afternoon"
+
+
+def spoken_seconds(pcm: bytes) -> float:
+    """How long the emulator's VAD hears `pcm` as one utterance, undisturbed."""
+    events = [e for e in EnergyVad().feed(pcm + silence(1.5)) if e.kind == "end"]
+    return sum(len(e.pcm) for e in events) / 32000
+
+
+async def drop_when(s: LiveSession, fed: Any) -> None:
+    """Close the socket with 1011 once `fed()` is true (polled)."""
+    while not fed():
+        await asyncio.sleep(0.01)
+    await s.close(1011, "Internal error encountered.")
+
+
+async def test_a_drop_in_mid_sentence_the_answering_session_hears_the_whole_utterance(
+    tmp_path, speech_pcm
+):
+    question = speech_pcm(QUESTION)
+    spoken = spoken_seconds(question)
+    state: dict[str, Any] = {}
+
+    async def script(s: LiveSession) -> None:
+        while (await s.next_utterance()).kind != "audio":
+            pass
+        await s.say("Hi, how can I help?", seconds=0.3)  # a completed turn: a fresh handle
+        old = s.connection
+        assert old is not None
+        start = old.audio_bytes
+        # 0.5 s of silence, then 1.2 s into the question: the socket drops
+        await drop_when(s, lambda: old.audio_bytes >= start + int(1.7 * 32000))
+        state["new"] = await s.wait_reconnect(timeout=10, after=old)
+        state["utterance"] = await s.next_utterance()
+        await s.say("Sunny, 21 degrees.", seconds=0.3)
+
+    async with (
+        running_emulator(tmp_path, script=script) as emu,
+        running_stage(emu) as h,
+    ):
+        await h.feed(speech_pcm("hello") + silence(1.0), realtime=False)
+        session = await emu.wait_for(lambda: emu.sessions and emu.sessions[0], timeout=5)
+        await wait_until(lambda: session.turns, timeout=10)
+        await h.feed(silence(0.5) + question + silence(1.5))  # a microphone: real time
+        await wait_until(lambda: len(session.turns) == 2, timeout=15)
+
+    new, utterance = state["new"], state["utterance"]
+    assert new.resumed_from in session.handles, "resumed, not a fresh session"
+    assert utterance.connection == new.index, "answered by the resumed session"
+    reached = utterance.duration / spoken
+    print(f"drop in mid-sentence: {utterance.duration:.2f} s of {spoken:.2f} s reached")
+    assert reached >= 0.95, f"{utterance.duration:.2f} s of {spoken:.2f} s reached the session"
+    assert reached <= 1.05, "nothing heard twice"
+    assert h.stage.reconnects == 1 and session.turns[-1].completed
+
+
+async def test_typed_text_before_a_drop_and_during_the_move_reaches_the_resumed_session(
+    tmp_path, speech_pcm
+):
+    state: dict[str, Any] = {}
+
+    async def script(s: LiveSession) -> None:
+        while (await s.next_utterance()).kind != "audio":
+            pass
+        await s.say("Hi!", seconds=0.3)
+        old = s.connection
+        typed = await s.next_utterance()  # heard on the old socket, not yet in a handle
+        assert typed.text == "book the dentist"
+        await s.close(1011, "Internal error encountered.")
+        state["new"] = await s.wait_reconnect(timeout=10, after=old)
+        state["heard"] = [await s.next_utterance(), await s.next_utterance()]
+        await s.say("Booked.", seconds=0.3)
+
+    async with (
+        running_emulator(tmp_path, script=script) as emu,
+        running_stage(emu) as h,
+    ):
+        gate = asyncio.Event()
+        connect = h.stage.connect
+
+        async def connect_when_let(handle: str | None) -> None:
+            await gate.wait()  # hold the move open while the caller types
+            await connect(handle)
+
+        h.stage.connect = connect_when_let  # type: ignore[method-assign]
+        await h.feed(speech_pcm("hello") + silence(1.0), realtime=False)
+        session = await emu.wait_for(lambda: emu.sessions and emu.sessions[0], timeout=5)
+        await wait_until(lambda: session.turns, timeout=10)
+        await h.worker.queue_frame(RTVISendTextFrame(text="book the dentist", msg_id="t1"))
+        await wait_until(lambda: h.stage.outbound.held, timeout=10)
+        await h.worker.queue_frame(RTVISendTextFrame(text="at nine", msg_id="t2"))
+        await asyncio.sleep(0.2)
+        gate.set()
+        await wait_until(lambda: len(session.turns) == 2, timeout=15)
+
+    new = state["new"]
+    assert [(u.kind, u.text, u.connection) for u in state["heard"]] == [
+        ("text", "book the dentist", new.index),  # sent again: no handle held it
+        ("text", "at nine", new.index),  # held during the move
+    ]
