@@ -65,7 +65,12 @@ class Text:
     text: str
 
 
-Realtime = Audio | Text
+@dataclass(frozen=True, slots=True)
+class StreamEnd:
+    """`audioStreamEnd`: the caller's audio paused (`audio_stream_end.py`)."""
+
+
+Realtime = Audio | Text | StreamEnd
 SendError = Callable[[Exception], Awaitable[None]]
 
 
@@ -102,6 +107,9 @@ class Outbound:
 
     async def text(self, text: str) -> None:
         await self._realtime_input(Text(text))
+
+    async def stream_end(self) -> None:
+        await self._realtime_input(StreamEnd())
 
     async def tool_response(self, response: FunctionResponse) -> None:
         session = self._socket.session
@@ -241,5 +249,7 @@ async def _send_realtime(session: Any, item: Realtime) -> None:
         await session.send_realtime_input(
             audio=Blob(data=item.pcm, mime_type=pcm_mime_type(item.sample_rate))
         )
-    else:
+    elif isinstance(item, Text):
         await session.send_realtime_input(text=item.text)
+    else:
+        await session.send_realtime_input(audio_stream_end=True)

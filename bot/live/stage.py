@@ -42,6 +42,7 @@ from pipecat.services.google.gemini_live.llm import GeminiLiveLLMService
 from pipecat.services.llm_service import FunctionCallFromLLM
 
 from bot.events import EventSink, Role, TranscriptPiece
+from bot.live.audio_stream_end import AudioStreamEnd
 from bot.live.call_events import CallEvents
 from bot.live.client import live_http_options, pipecat_settings, shared_client
 from bot.live.declarations import tag_behaviors, tools_schema
@@ -126,6 +127,7 @@ class LiveStage(GeminiLiveLLMService):
             hang_up=self._end_call,
             log=self._log,
         )
+        self.stream_end = AudioStreamEnd(self.outbound.stream_end, self.create_task, log=self._log)
         # Register now, not when the first context frame arrives, so the first
         # setup already knows every tool (and its behaviour); None: any other name.
         for t in self._registry:
@@ -220,6 +222,7 @@ class LiveStage(GeminiLiveLLMService):
 
     async def cleanup(self) -> None:
         self.usage.finish()
+        self.stream_end.stop()
         await super().cleanup()
         if self.events.task is not None:
             await self.cancel_task(self.events.task)
@@ -239,6 +242,7 @@ class LiveStage(GeminiLiveLLMService):
     async def _send_user_audio(self, frame: InputAudioRawFrame) -> None:
         if self._audio_input_paused:
             return
+        self.stream_end.frame()
         await self.outbound.audio(frame.audio, frame.sample_rate, frame.num_channels)
 
     async def _send_user_text(self, text: str) -> None:
