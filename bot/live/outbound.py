@@ -163,11 +163,14 @@ class Outbound:
         if again:
             self._log.info(
                 f"sending again {replayed:.2f} s of caller audio and "
-                f"{sum(not e.seconds for e in again)} typed messages the session did not keep"
+                f"{sum(isinstance(e.item, Text) for e in again)} typed messages the session "
+                "did not keep"
             )
         sent = 0
         started, ahead = time.monotonic(), 0.0
         while self._realtime:
+            if self._socket.session is not session:
+                return  # another move began: its flush sends the rest
             item = self._realtime.popleft()
             try:
                 await self._send(session, item)

@@ -64,8 +64,9 @@ async def test_a_drop_in_mid_sentence_the_answer_comes_from_the_whole_question(t
         await asyncio.sleep(1.5)  # about a second into the question
         drop.set()
         await caller.wait_played(timeout=10)
-        await caller.wait_for_audio(heard_before + 1.2, timeout=25)  # the answer reaches the ear
         session = emu.sessions[0]
+        await emu.wait_for(lambda: len(session.turns) == 2, timeout=25)
+        await caller.wait_for_audio(heard_before + 1.2, timeout=10)  # the answer reaches the ear
 
     new, utterance = state["new"], state["utterance"]
     assert new.resumed_from in session.handles and len(emu.sessions) == 1
@@ -73,4 +74,4 @@ async def test_a_drop_in_mid_sentence_the_answer_comes_from_the_whole_question(t
     reached = utterance.duration / spoken
     print(f"e2e drop in mid-sentence: {utterance.duration:.2f} s of {spoken:.2f} s reached")
     assert reached >= 0.95, f"{utterance.duration:.2f} s of {spoken:.2f} s reached the session"
-    assert session.turns[-1].completed
+    assert session.turns[-1].completed and session.turns[-1].connection == new.index

@@ -3,6 +3,7 @@ and the outbound queue sending it again after a move (bot/live/outbound.py)."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -183,3 +184,26 @@ async def test_a_drop_during_the_replay_keeps_the_rest_for_the_next_socket():
     socket.session = new = NumberedSession(Wire())
     await out.flush()
     assert new._session.sent == [("audio", 1), ("audio", 2), ("audio", 3)]
+
+
+async def test_a_move_during_the_catch_up_leaves_the_rest_to_the_next_socket():
+    socket = Socket(NumberedSession(Wire()))
+
+    async def on_error(e: Exception) -> None:
+        pass
+
+    out = Outbound(socket, hold_seconds=5.0, on_send_error=on_error, catch_up_speed=4.0)
+    for i in range(1, 6):
+        await out.audio(frame(i).pcm, CALLER_AUDIO.rate)
+    out.hold()
+    socket.session = first = NumberedSession(Wire())
+    flushing = asyncio.create_task(out.flush())
+    await asyncio.sleep(0.012)  # two frames out at 4x (5 ms each)
+    out.hold()  # the new socket drops too
+    socket.session = second = NumberedSession(Wire())
+    await flushing
+    await out.flush()
+    sent_first = [n for _, n in first._session.sent]
+    assert sent_first and sent_first == list(range(1, len(sent_first) + 1))
+    # the second socket gets everything again, once each, in order
+    assert [n for _, n in second._session.sent] == [1, 2, 3, 4, 5]
