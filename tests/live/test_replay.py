@@ -25,11 +25,13 @@ def spoken_seconds(pcm: bytes) -> float:
     return sum(len(e.pcm) for e in events) / 32000
 
 
-async def drop_when(s: LiveSession, fed: Any) -> None:
-    """Close the socket with 1011 once `fed()` is true (polled)."""
+async def drop_when(
+    s: LiveSession, fed: Any, code: int = 1011, reason: str = "Internal error encountered."
+) -> None:
+    """Close the socket with `code` once `fed()` is true (polled)."""
     while not fed():
         await asyncio.sleep(0.01)
-    await s.close(1011, "Internal error encountered.")
+    await s.close(code, reason)
 
 
 async def test_a_drop_in_mid_sentence_the_answering_session_hears_the_whole_utterance(
@@ -116,3 +118,44 @@ async def test_typed_text_before_a_drop_and_during_the_move_reaches_the_resumed_
         ("text", "book the dentist", new.index),  # sent again: no handle held it
         ("text", "at nine", new.index),  # held during the move
     ]
+
+
+async def test_a_fresh_session_after_a_drop_hears_the_unanswered_utterance_whole(
+    tmp_path, speech_pcm
+):
+    question = speech_pcm(QUESTION)
+    spoken = spoken_seconds(question)
+    state: dict[str, Any] = {}
+
+    async def script(s: LiveSession) -> None:
+        if s is emu.sessions[0]:
+            while (await s.next_utterance()).kind != "audio":
+                pass
+            await s.say("Hi, how can I help?", seconds=0.3, transcribe_input="hello")
+            old = s.connection
+            assert old is not None
+            start = old.audio_bytes
+            # 1007 (context full or invalid): a fresh session, seeded with a summary
+            invalid = "Request contains an invalid argument."
+            await drop_when(s, lambda: old.audio_bytes >= start + int(1.7 * 32000), 1007, invalid)
+            return
+        state["utterances"] = [await s.next_utterance()]
+        await s.say("Sunny.", seconds=0.3)
+
+    async with (
+        running_emulator(tmp_path, script=script) as emu,
+        running_stage(emu) as h,
+    ):
+        await h.feed(speech_pcm("hello") + silence(1.0), realtime=False)
+        first = await emu.wait_for(lambda: emu.sessions and emu.sessions[0], timeout=5)
+        await wait_until(lambda: first.turns, timeout=10)
+        await h.feed(silence(0.5) + question + silence(1.5))
+        await wait_until(lambda: "utterances" in state and len(emu.sessions[1].turns), 15)
+        fresh = emu.sessions[1]
+
+    assert emu.connections[-1].resumed_from is None, "a fresh session"
+    [utterance] = state["utterances"]
+    reached = utterance.duration / spoken
+    print(f"fresh session after a drop: {utterance.duration:.2f} s of {spoken:.2f} s reached")
+    assert 0.95 <= reached <= 1.05
+    assert fresh.utterances[0] is utterance, "the answered hello is not said again"
