@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from pipecat.processors.frameworks.rtvi import RTVISendTextFrame
 
+from bot.live.stage import LiveStage
 from gemini_emulator import LiveSession
 from gemini_emulator.testing import running_emulator
 from gemini_emulator.vad import EnergyVad
@@ -159,3 +160,60 @@ async def test_a_fresh_session_after_a_drop_hears_the_unanswered_utterance_whole
     print(f"fresh session after a drop: {utterance.duration:.2f} s of {spoken:.2f} s reached")
     assert 0.95 <= reached <= 1.05
     assert fresh.utterances[0] is utterance, "the answered hello is not said again"
+
+
+async def test_with_the_index_a_handle_in_mid_sentence_loses_nothing_and_doubles_nothing(
+    tmp_path, speech_pcm, monkeypatch
+):
+    """Where the service says which message a handle holds (Vertex AI's transparent
+    resumption), only what came after it is sent again. google-genai refuses
+    `transparent` on the Developer API, which the emulator serves here, so the test lets
+    it through, as Vertex would."""
+    from google.genai import _live_converters
+    from google.genai._common import get_value_by_path as getv
+
+    monkeypatch.setattr(
+        _live_converters,
+        "_SessionResumptionConfig_to_mldev",
+        lambda from_object, parent_object=None: {
+            k: v for k in ("handle", "transparent") if (v := getv(from_object, [k])) is not None
+        },
+    )
+    monkeypatch.setattr(LiveStage, "transparent_resumption", True)
+    question = speech_pcm(QUESTION)
+    spoken = spoken_seconds(question)
+    state: dict[str, Any] = {}
+
+    async def script(s: LiveSession) -> None:
+        while (await s.next_utterance()).kind != "audio":
+            pass
+        await s.say("Hi, how can I help?", seconds=0.3)
+        old = s.connection
+        assert old is not None
+        start = old.audio_bytes
+        while old.audio_bytes < start + int(1.3 * 32000):  # 0.8 s into the question
+            await asyncio.sleep(0.01)
+        await s.issue_resumption_update()  # a handle in mid-sentence, with its index
+        state["handle"] = list(s.handles)[-1]
+        await drop_when(s, lambda: old.audio_bytes >= start + int(2.0 * 32000))
+        state["new"] = await s.wait_reconnect(timeout=10, after=old)
+        state["utterance"] = await s.next_utterance()
+        await s.say("Sunny.", seconds=0.3)
+
+    async with (
+        running_emulator(tmp_path, script=script) as emu,
+        running_stage(emu) as h,
+    ):
+        await h.feed(speech_pcm("hello") + silence(1.0), realtime=False)
+        session = await emu.wait_for(lambda: emu.sessions and emu.sessions[0], timeout=5)
+        await wait_until(lambda: session.turns, timeout=10)
+        await h.feed(silence(0.5) + question + silence(1.5))
+        await wait_until(lambda: len(session.turns) == 2, timeout=15)
+
+    new, utterance = state["new"], state["utterance"]
+    assert emu.connections[0].setup["sessionResumption"]["transparent"] is True
+    assert new.resumed_from == state["handle"], "resumed from the mid-sentence handle"
+    assert utterance.connection == new.index
+    reached = utterance.duration / spoken
+    print(f"with the index: {utterance.duration:.2f} s of {spoken:.2f} s reached")
+    assert 0.95 <= reached <= 1.05, f"{utterance.duration:.2f} s of {spoken:.2f} s"
