@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -72,6 +72,7 @@ class StreamEnd:
 
 Realtime = Audio | Text | StreamEnd
 SendError = Callable[[Exception], Awaitable[None]]
+StartTask = Callable[[Coroutine[Any, Any, None], str], "asyncio.Task[None]"]
 
 
 class Outbound:
@@ -85,6 +86,7 @@ class Outbound:
         on_send_error: SendError,
         replay_seconds: float = 15.0,
         catch_up_speed: float = CATCH_UP_SPEED,
+        start_task: StartTask | None = None,
         log: Any = logger,
     ) -> None:
         self._socket = socket
@@ -98,6 +100,8 @@ class Outbound:
         self._dropped = 0
         self.replay = ReplayLog(replay_seconds)
         self._catch_up_speed = catch_up_speed
+        self._start_task = start_task  # the stage's (None: catch up inside `flush()`)
+        self._catching_up = asyncio.Lock()
         self._pending: list[Entry] = []  # from the old socket, to send again first
 
     # ---- in -------------------------------------------------------------------
@@ -166,37 +170,48 @@ class Outbound:
                 f"{sum(isinstance(e.item, Text) for e in again)} typed messages the session "
                 "did not keep"
             )
-        sent = 0
-        started, ahead = time.monotonic(), 0.0
-        while self._realtime:
-            if self._socket.session is not session:
-                return  # another move began: its flush sends the rest
-            item = self._realtime.popleft()
-            try:
-                await self._send(session, item)
-            except Exception:
-                self._realtime.appendleft(item)  # still held: the next move sends it
-                raise
-            if isinstance(item, Audio):
-                self._audio_bytes -= len(item.pcm)
-                sent += len(item.pcm)
-                ahead += PcmFormat(item.sample_rate, item.num_channels).seconds(len(item.pcm))
-                wait = started + ahead / self._catch_up_speed - time.monotonic()
-                if wait > 0:
-                    await asyncio.sleep(wait)
-        if sent:
-            self._log.info(
-                f"delivered {CALLER_AUDIO.seconds(sent):.2f} s of caller audio held during the "
-                f"switch ({replayed:.2f} s of it sent again) in "
-                f"{(time.monotonic() - started) * 1000:.0f} ms"
-            )
-        if self._dropped:
-            self._log.warning(
-                f"{self._dropped} caller audio bytes were dropped: the switch took "
-                f"longer than LIVE_HANDOVER_BUFFER_SECONDS"
-            )
-            self._dropped = 0
-        self.held = False
+        if self._start_task is None:
+            await self._catch_up(session, replayed)
+        else:
+            # Not on the receive loop's time: a handle that arrives meanwhile is read
+            # when it arrives (`ReplayLog.consumed` goes by arrival without an index).
+            self._start_task(self._catch_up(session, replayed), "outbound_catch_up")
+
+    async def _catch_up(self, session: Any, replayed: float) -> None:
+        """Send the backlog at `CATCH_UP_SPEED`, then let input flow straight out."""
+        async with self._catching_up:
+            sent = 0
+            started, ahead = time.monotonic(), 0.0
+            while self._realtime:
+                if self._socket.session is not session:
+                    return  # another move began: its flush sends the rest
+                item = self._realtime.popleft()
+                try:
+                    await self._send(session, item)
+                except Exception as e:
+                    self._realtime.appendleft(item)  # still held: the next move sends it
+                    self._log.info(f"catching up stopped: the socket is gone ({e})")
+                    return
+                if isinstance(item, Audio):
+                    self._audio_bytes -= len(item.pcm)
+                    sent += len(item.pcm)
+                    ahead += _seconds(item)
+                    wait = started + ahead / self._catch_up_speed - time.monotonic()
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+            if sent:
+                self._log.info(
+                    f"delivered {CALLER_AUDIO.seconds(sent):.2f} s of caller audio held during "
+                    f"the switch ({replayed:.2f} s of it sent again) in "
+                    f"{(time.monotonic() - started) * 1000:.0f} ms"
+                )
+            if self._dropped:
+                self._log.warning(
+                    f"{self._dropped} caller audio bytes were dropped: the switch took "
+                    f"longer than LIVE_HANDOVER_BUFFER_SECONDS"
+                )
+                self._dropped = 0
+            self.held = False
 
     # ---- internals -----------------------------------------------------------
 

@@ -96,6 +96,7 @@ class LiveStage(GeminiLiveLLMService):
             self,
             hold_seconds=live.handover_buffer_seconds,
             replay_seconds=live.limits.replay_seconds,
+            start_task=self.create_task,
             on_send_error=self._handle_send_error,
             log=self._log,
         )
