@@ -7,7 +7,10 @@ subclass only overrides its seams and delegates each to a module with one job:
   BLOCKING/NON_BLOCKING and per-result scheduling (INTERRUPT, WHEN_IDLE, SILENT,
   `will_continue` progress); `toolCallCancellation`; tools cancelled on barge-in;
 - `outbound.py`: the one way to the socket (caller audio, typed text, tool results),
-  held while the session moves and delivered in order after the new `setupComplete`;
+  held while the session moves and delivered in order after the new `setupComplete`,
+  with what no resumable handle holds sent again first (`replay_log.py`);
+- `usage.py` (tokens per modality, the end-of-call line, the per-call cap) and
+  `audio_stream_end.py` (`audioStreamEnd` when the caller's frames stop);
 - `session_moves.py`: `goAway` handover with the latest resumable handle, a lost
   socket resumed, started afresh with a summary, or given up (`recovery_plan`);
 - `transcript.py` and `caller_intent.py`: what the caller said, the tools guard
