@@ -11,7 +11,9 @@ a client can keep, and resend, only what came after it. Pipecat keeps nothing.
 - `NumberedSession` wraps google-genai's `AsyncSession` and numbers every client
   message on the socket (realtime input, client content, tool responses) from 0, the
   first message after `setup` (the index counts messages, so each of them counts,
-  whoever sends it: Pipecat's own seeding and nudges too).
+  whoever sends it: Pipecat's own seeding and nudges too). Google does not say whether
+  `setup` counts; we count as clients in the wild do, and as our emulator does. Were
+  `setup` message 0, each resume would lose one 20 ms frame, never send one twice.
 - `ReplayLog` keeps the caller's realtime input sent on the current socket with its
   index; a handle with an index drops what it includes; a handle without one (the
   Developer API) drops what was sent before it arrived (the service cannot have made
