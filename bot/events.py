@@ -17,6 +17,7 @@ from typing import Literal
 ToolStateName = Literal["running", "done", "failed", "cancelled"]
 Role = Literal["user", "bot"]
 LossReason = Literal["busy", "refused", "lost"]
+CapName = Literal["tokens", "minutes"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +98,23 @@ class BotRestarting:
     grace_seconds: float
 
 
+@dataclass(frozen=True, slots=True)
+class TokensUsed:
+    """A model turn's usage (Gemini's ``usageMetadata``): tokens by direction
+    ("prompt", "response", "thoughts", "tool_prompt") and modality ("audio", "text",
+    ..., "unspecified" where Gemini gives no breakdown)."""
+
+    counts: tuple[tuple[str, str, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CallCapReached:
+    """The call reached its cap (``LIVE_CALL_MAX_TOKENS`` / ``LIVE_CALL_MAX_MINUTES``):
+    the bot says goodbye and hangs up."""
+
+    limit: CapName
+
+
 CallEvent = (
     ToolState
     | ToolNotRun
@@ -106,5 +124,7 @@ CallEvent = (
     | SessionLost
     | LiveStalled
     | BotRestarting
+    | TokensUsed
+    | CallCapReached
 )
 EventSink = Callable[[CallEvent], Awaitable[None]]

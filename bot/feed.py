@@ -22,7 +22,9 @@ from loguru import logger
 
 from bot.events import (
     BotRestarting,
+    CallCapReached,
     CallEvent,
+    CapName,
     LiveStalled,
     LossReason,
     SessionInterrupted,
@@ -47,6 +49,10 @@ LOST: dict[LossReason, str] = {
     "busy": "The bot is busy right now (too many calls). Please try again in a few minutes.",
     "refused": "The bot cannot reach Gemini right now (it was refused). Please try again later.",
     "lost": "The bot lost its connection to Gemini. Please call again.",
+}
+CAPPED: dict[CapName, str] = {
+    "tokens": "This call has reached its usage limit: the bot is saying goodbye and will hang up.",
+    "minutes": "This call has reached its time limit: the bot is saying goodbye and will hang up.",
 }
 
 
@@ -85,7 +91,10 @@ def page_message(event: CallEvent) -> dict[str, Any] | None:
                 "seconds. Please call again in a minute."
             )
             return {"type": "notice", "level": "warning", "text": text}
-    return None  # ToolNotRun (the model hears the refusal), SessionMoved (seamless)
+        case CallCapReached():
+            return {"type": "notice", "level": "warning", "text": CAPPED[event.limit]}
+    # ToolNotRun (the model hears the refusal), SessionMoved (seamless), TokensUsed (metrics)
+    return None
 
 
 class CallFeed:

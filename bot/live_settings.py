@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 
+from bot.live.limits import LiveLimits, live_limits
 from bot.live.models import ACTIVITY_HANDLINGS, TURN_COVERAGES, Backend, check_live
 from bot.live.models import normalized_model as _normalized_model
 from tools.env import EnvReader
@@ -93,6 +94,7 @@ class LiveSettings:
     ping_timeout: float = 60.0
     handover_buffer_seconds: float = 20.0
     stall_seconds: float = 4.0  # no model output this long after a caller turn: recover
+    limits: LiveLimits = field(default_factory=LiveLimits)
     greeting: str | None = DEFAULT_GREETING
     notices: tuple[str, ...] = ()  # what the model check dropped or limited, said at start
 
@@ -176,6 +178,7 @@ def load_live(r: EnvReader) -> LiveSettings:
         ping_timeout=ping_timeout,
         handover_buffer_seconds=r.float("LIVE_HANDOVER_BUFFER_SECONDS", 20.0, lo=1.0, hi=120.0),
         stall_seconds=r.float("LIVE_STALL_SECONDS", 4.0, lo=1.0, hi=30.0),
+        limits=live_limits(r),
         greeting=_greeting(r.env.get("LIVE_GREETING")),
     )
     checked = check_live(live)

@@ -11,10 +11,12 @@ import time
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from bot.events import (
+    CallCapReached,
     CallEvent,
     LiveStalled,
     SessionLost,
     SessionMoved,
+    TokensUsed,
     ToolNotRun,
     ToolState,
 )
@@ -86,6 +88,19 @@ class Metrics:
             ["action", "waiting_for"],
             registry=r,
         )
+        self.live_tokens = Counter(
+            "livebot_live_tokens_total",
+            "Gemini Live tokens (usageMetadata) by direction (prompt, response, thoughts, "
+            "tool_prompt) and modality (audio, text, ...; unspecified: no breakdown given)",
+            ["direction", "modality"],
+            registry=r,
+        )
+        self.calls_capped = Counter(
+            "livebot_calls_capped_total",
+            "Calls wound down at LIVE_CALL_MAX_TOKENS / LIVE_CALL_MAX_MINUTES, by limit",
+            ["limit"],
+            registry=r,
+        )
         self._started: dict[str, float] = {}
 
     def render(self) -> bytes:
@@ -111,3 +126,8 @@ class Metrics:
                 self.switch_gap.observe(event.gap_seconds)
             case LiveStalled():
                 self.stalls.labels(event.action, event.waiting_for).inc()
+            case TokensUsed():
+                for direction, modality, tokens in event.counts:
+                    self.live_tokens.labels(direction, modality).inc(tokens)
+            case CallCapReached():
+                self.calls_capped.labels(event.limit).inc()

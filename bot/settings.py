@@ -258,9 +258,8 @@ def _timezone(r: EnvReader) -> ZoneInfo:
 def _machine_timezone() -> str:
     try:
         target = os.path.realpath("/etc/localtime")
-        marker = "/zoneinfo/"
-        if marker in target:
-            return target.split(marker, 1)[1]
+        if "/zoneinfo/" in target:
+            return target.split("/zoneinfo/", 1)[1]
     except OSError:
         pass
     return "UTC"

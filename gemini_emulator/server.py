@@ -289,6 +289,7 @@ class LiveEmulator:
             session = await self._on_setup(conn, msg)
             async for data in ws:
                 msg = self._record(conn, session, data)
+                session.resumption.consumed(conn)  # applied at once (see `resumption.py`)
                 await dispatch(session, conn, msg, record_audio=self.record_audio)
         except P.ProtocolError as e:
             logger.info("emulator: closing connection {}: {} {}", conn.index, e.code, e.reason)

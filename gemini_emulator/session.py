@@ -31,6 +31,7 @@ from .audio import INPUT_RATE, OUTPUT_RATE, resample, voice_like
 from .caller_input import CallerInput
 from .model_turn import ModelTurn
 from .recording import ConnectionRecord, FunctionResponseRecord, TurnResult, Utterance
+from .resumption import HandleStates
 from .vad import VadConfig
 
 __all__ = ["LiveSession", "Script", "SessionGone", "resample_to_output"]
@@ -100,6 +101,7 @@ class LiveSession:
         self._changed = asyncio.Event()
         #: The current socket's caller audio and activity marks, becoming utterances.
         self.caller_input = self._new_input()
+        self.resumption = HandleStates()  # what each handle holds (`resumption.py`)
         self._history_tokens = _text_tokens(self._system_text())
         self._prompt_audio_tokens = 0
 
@@ -402,7 +404,7 @@ class LiveSession:
             return
         handle = secrets.token_urlsafe(32)
         self.handles[handle] = frozenset(self.known_call_ids)
-        await conn.send(P.session_resumption_update(handle, True))
+        await conn.send(self.resumption.update(conn, handle, self.caller_input, self.setup))
 
     def _attach(self, conn: ConnectionRecord, handle: str | None) -> None:
         if handle is not None:
@@ -415,6 +417,8 @@ class LiveSession:
         conn.session_id = self.id
         self.connections.append(conn)
         self.caller_input = self._new_input()
+        if handle is not None:
+            self.resumption.restore(handle, self.caller_input)
         self._notify()
 
     def _detached(self) -> None:

@@ -160,6 +160,7 @@ class SessionMoves:
         self._activity_seq = 0  # _seq of the latest turn content or tool call
         self.failures = 0
         self._ready: tuple[int, float] = (-1, 0.0)  # (generation, monotonic) of setupComplete
+        self._fresh = False  # the latest move opened a session without a handle
         self._started: tuple[float, str] | None = None  # (monotonic, reason) of a move
         # What else follows the moves (the stall watch): a socket lost, a move settled.
         self.on_socket_lost: Callable[[], None] = lambda: None
@@ -221,7 +222,7 @@ class SessionMoves:
         async with self._flush_lock:
             if self._stage.session is None or not self._stage.realtime_ready:
                 return
-            await self._outbound.flush()
+            await self._outbound.flush(fresh=self._fresh)
             if self._started is not None:
                 started, reason = self._started
                 self._started = None
@@ -281,6 +282,7 @@ class SessionMoves:
             handle = self._stage.resumption_handle if self._resume else None
             if handle is None:
                 self._stage.resumption_handle = None  # a fresh session: seeded, not resumed
+            self._fresh = handle is None
             self.reconnects += 1
             self._log.info(
                 f"moving the Live session to a new socket ({reason}); resume={bool(handle)}"

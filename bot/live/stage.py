@@ -7,7 +7,10 @@ subclass only overrides its seams and delegates each to a module with one job:
   BLOCKING/NON_BLOCKING and per-result scheduling (INTERRUPT, WHEN_IDLE, SILENT,
   `will_continue` progress); `toolCallCancellation`; tools cancelled on barge-in;
 - `outbound.py`: the one way to the socket (caller audio, typed text, tool results),
-  held while the session moves and delivered in order after the new `setupComplete`;
+  held while the session moves and delivered in order after the new `setupComplete`,
+  with what no resumable handle holds sent again first (`replay_log.py`);
+- `usage.py` (tokens per modality, the end-of-call line, the per-call cap) and
+  `audio_stream_end.py` (`audioStreamEnd` when the caller's frames stop);
 - `session_moves.py`: `goAway` handover with the latest resumable handle, a lost
   socket resumed, started afresh with a summary, or given up (`recovery_plan`);
 - `transcript.py` and `caller_intent.py`: what the caller said, the tools guard
@@ -19,7 +22,8 @@ subclass only overrides its seams and delegates each to a module with one job:
 - `stall_watch.py`: a model that does not answer is nudged, then moved;
 - `call_events.py`: the typed events (`bot/events.py`) the page and metrics get.
 
-Every Pipecat private member used here is listed, with the reason, in
+`socket_view.py` is what the delegates see of Pipecat's socket state. Every Pipecat
+private member used here is listed, with the reason, in
 `pipecat_seams.py`.
 """
 
@@ -44,6 +48,7 @@ from pipecat.services.google.gemini_live.llm import GeminiLiveLLMService
 from pipecat.services.llm_service import FunctionCallFromLLM
 
 from bot.events import EventSink, Role, TranscriptPiece
+from bot.live.audio_stream_end import AudioStreamEnd
 from bot.live.call_events import CallEvents
 from bot.live.client import (
     SetupFinisher,
@@ -53,13 +58,17 @@ from bot.live.client import (
     shared_client,
 )
 from bot.live.declarations import tag_behaviors, tools_schema
+from bot.live.limits import apply_to_setup
 from bot.live.models import capabilities
 from bot.live.outbound import Outbound
+from bot.live.replay_log import NumberedSession
 from bot.live.session_moves import SessionMoves, parse_duration
+from bot.live.socket_view import SocketView
 from bot.live.stall_watch import StallWatch
 from bot.live.tool_calls import ToolCallLedger
 from bot.live.tool_updates import ToolUpdates
 from bot.live.transcript import CallerTranscript
+from bot.live.usage import CallUsage
 from bot.settings import LiveSettings
 from tools.api import CallInfo, RoomInfo
 from tools.registry import ToolRegistry
@@ -67,8 +76,10 @@ from tools.registry import ToolRegistry
 OnInterrupted = Callable[[], object]  # silence the caller's speaker now
 
 
-class LiveStage(GeminiLiveLLMService):
+class LiveStage(GeminiLiveLLMService, SocketView):
     """One call's Gemini Live session, as a Pipecat pipeline stage."""
+
+    transparent_resumption = False  # google-genai allows it on Vertex AI only
 
     def __init__(
         self,
@@ -101,6 +112,8 @@ class LiveStage(GeminiLiveLLMService):
         self.outbound = Outbound(
             self,
             hold_seconds=live.handover_buffer_seconds,
+            replay_seconds=live.limits.replay_seconds,
+            start_task=self.create_task,
             on_send_error=self._handle_send_error,
             log=self._log,
         )
@@ -138,9 +151,19 @@ class LiveStage(GeminiLiveLLMService):
             seconds=live.stall_seconds,
             move=lambda: self.moves.move("stall: the model did not answer", kind="stall"),
             caller_words=self.transcript.caller_words,
+            replayed=lambda: self.outbound.replayed_seconds,
             log=self._log,
         )
         self.moves.on_socket_lost, self.moves.on_moved = self.watch.socket_lost, self.watch.moved
+        self.usage = CallUsage(
+            live.limits,
+            self.events,
+            self.create_task,
+            goodbye=self._say_goodbye,
+            hang_up=self._end_call,
+            log=self._log,
+        )
+        self.stream_end = AudioStreamEnd(self.outbound.stream_end, self.create_task, log=self._log)
         # Register now, not when the first context frame arrives, so the first
         # setup already knows every tool (and its behaviour); None: any other name.
         for t in self._registry:
@@ -160,37 +183,6 @@ class LiveStage(GeminiLiveLLMService):
     @property
     def lost_reason(self) -> str | None:
         return self.moves.lost_reason
-
-    @property
-    def session(self) -> Any | None:
-        return self._session
-
-    @property
-    def realtime_ready(self) -> bool:
-        return self._ready_for_realtime_input
-
-    @property
-    def closing(self) -> bool:
-        return self._disconnecting
-
-    @property
-    def bot_is_responding(self) -> bool:
-        return self._bot_is_responding
-
-    @property
-    def gemini_3(self) -> bool:
-        return self._is_gemini_3
-
-    @property
-    def resumption_handle(self) -> str | None:
-        return self._session_resumption_handle
-
-    @resumption_handle.setter
-    def resumption_handle(self, handle: str | None) -> None:
-        self._session_resumption_handle = handle
-
-    async def connect(self, handle: str | None) -> None:
-        await self._connect(session_resumption_handle=handle)
 
     async def drop_socket(self) -> None:
         task, session = self._connection_task, self._session
@@ -222,6 +214,16 @@ class LiveStage(GeminiLiveLLMService):
     async def _end_call(self, reason: str) -> None:
         await self.push_frame(EndWorkerFrame(reason=reason))
 
+    async def _say_goodbye(self, instruction: str) -> None:
+        """The call's cap: no more caller audio to the model, which says goodbye."""
+        self.set_audio_input_paused(True)
+        if self._session is None:
+            raise ConnectionError("no Live socket")
+        turn = Content(role="user", parts=[Part(text=instruction)])
+        await self._session.send_client_content(turns=[turn], turn_complete=True)
+        if self.gemini_3:
+            await self._session.send_realtime_input(text=" ")  # 3.x infers on realtime input
+
     # ---- Pipecat seams: the client and the setup ------------------------------
 
     def create_client(self) -> None:
@@ -243,6 +245,8 @@ class LiveStage(GeminiLiveLLMService):
         await super()._connect(session_resumption_handle)
 
     async def cleanup(self) -> None:
+        self.usage.finish()
+        self.stream_end.stop()
         await super().cleanup()
         if self.events.task is not None:
             await self.cancel_task(self.events.task)
@@ -264,6 +268,7 @@ class LiveStage(GeminiLiveLLMService):
         if self._audio_input_paused:
             return
         self.watch.caller_audio(frame.audio, frame.sample_rate, frame.num_channels)
+        self.stream_end.frame()
         await self.outbound.audio(frame.audio, frame.sample_rate, frame.num_channels)
 
     async def _send_user_text(self, text: str) -> None:
@@ -292,6 +297,7 @@ class LiveStage(GeminiLiveLLMService):
         if sc and (sc.model_turn or sc.output_transcription):
             self.transcript.intent.model_output()
             self.watch.model_output()
+            self.outbound.model_spoke()
         pieces: tuple[tuple[Role, Transcription | None], ...] = (
             ("user", sc.input_transcription if sc else None),
             ("bot", sc.output_transcription if sc else None),
@@ -304,6 +310,7 @@ class LiveStage(GeminiLiveLLMService):
                     self.watch.caller_turn()
         if sc and (sc.turn_complete or sc.interrupted):
             self.events.emit(TranscriptPiece("bot", "", final=True))
+        self.usage.on_message(message)
         if message.tool_call_cancellation:
             self.watch.tool_cancelled(message.tool_call_cancellation.ids or [])
             await self.ledger.server_cancelled(message.tool_call_cancellation.ids or [])
@@ -317,6 +324,7 @@ class LiveStage(GeminiLiveLLMService):
         update = message.session_resumption_update
         if update and update.resumable and update.new_handle:
             self.moves.handle_arrived()
+            self.outbound.handle_arrived(update.last_consumed_client_message_index)
         if message.go_away:
             self.moves.go_away(parse_duration(message.go_away.time_left))
         self.moves.maybe_move_after_go_away()
@@ -352,6 +360,9 @@ class LiveStage(GeminiLiveLLMService):
         """Pipecat's receive loop, but a failed or dropped socket is recovered, not fatal."""
         generation = self.moves.generation
         config = await self._finisher.finish(config)  # what Pipecat leaves out (client.py)
+        if self.transparent_resumption and config.session_resumption is not None:
+            config.session_resumption.transparent = True  # the index of what a handle holds
+        apply_to_setup(config, self._live.limits)
         try:
             async with self._client.aio.live.connect(
                 model=self._settings.model,  # type: ignore[attr-defined]
@@ -361,7 +372,7 @@ class LiveStage(GeminiLiveLLMService):
                     f"Live socket open (resumed: {self._session_resumption_handle is not None})"
                 )
                 self._connection_start_time = time.time()  # type: ignore[assignment]
-                await self._handle_session_ready(session)
+                await self._handle_session_ready(NumberedSession(session))
                 while True:
                     async for message in session.receive():
                         await self._handle_server_message(message)

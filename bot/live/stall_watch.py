@@ -24,8 +24,10 @@ socket - a `clientContent` with `turnComplete` (what Pipecat sends so a seeded 2
 model answers), and for 3.x models a realtime text of one space (without a realtime
 input a 3.x model runs no inference, as Pipecat's `_complete_turn` notes); if still
 nothing within half that time, the session moves to a new socket with the newest
-handle, and the new socket is nudged at once with the caller's last words (the
-handle may predate them). So a caller waits about 1.5 x the stall time at worst.
+handle. If the move sent the question again (outbound's replay of what no handle
+held), the new socket answers that; else it is nudged at once with the caller's last
+words (the handle holds the question but not an answer to it). So a caller waits
+about 1.5 x the stall time at worst.
 Each step is logged with the call id and reported as a `LiveStalled` event
 (metrics, a notice on the page); after one move per wait the watch stops and says so.
 """
@@ -90,6 +92,7 @@ class StallWatch:
         seconds: float,
         move: Callable[[], Coroutine[Any, Any, None]],
         caller_words: Callable[[], str],
+        replayed: Callable[[], float] = lambda: 0.0,
         log: Any = logger,
     ) -> None:
         self._stage = stage
@@ -97,6 +100,7 @@ class StallWatch:
         self._seconds = seconds
         self._move = move
         self._caller_words = caller_words
+        self._replayed = replayed  # seconds of caller audio the move sent again
         self._log = log
         self._task: asyncio.Task[None] | None = None
         self._due: float | None = None  # when the current wait runs out
@@ -198,7 +202,13 @@ class StallWatch:
 
     def moved(self, reason: str) -> None:
         """A move settled on a new socket."""
-        if reason == "stall":
+        if reason == "stall" and self._replayed() > 0:
+            # The new socket hears the question again (outbound's replay): no second
+            # telling of it; the wait goes on, and a nudge follows if nothing comes.
+            self._log.info("stall move: the question was sent again; waiting for the answer")
+            self._reanswer = True  # if it does not come: a nudge with the caller's words
+            self._due = time.monotonic() + self._seconds
+        elif reason == "stall":
             self._stage.create_task(self._nudge_after_stall_move(), "stall_nudge")
         elif self._expecting_at_loss:
             self._log.info("an answer was cut by the move: waiting for it on the new socket")

@@ -24,6 +24,8 @@ from bot.settings import Backend, LiveSettings
 class VertexLiveStage(LiveStage):
     """The Live stage against Vertex AI."""
 
+    transparent_resumption = True  # handles say which client message they hold
+
     def _get_history_config(self) -> HistoryConfig | None:
         return None  # Vertex AI refuses history_config
 
