@@ -32,6 +32,7 @@ from .caller_input import CallerInput
 from .model_turn import ModelTurn
 from .recording import ConnectionRecord, FunctionResponseRecord, TurnResult, Utterance
 from .vad import VadConfig
+from .video import VideoFrame
 
 __all__ = ["LiveSession", "Script", "SessionGone", "resample_to_output"]
 
@@ -88,6 +89,8 @@ class LiveSession:
         #: All caller audio (16 kHz int16) and clientContent turns received.
         self.caller_pcm = bytearray()
         self.client_turns: list[dict[str, Any]] = []
+        #: Every realtime video frame received (gemini_emulator/video.py).
+        self.video_frames: list[VideoFrame] = []
         #: Set if the script raised.
         self.script_error: BaseException | None = None
         self.ended = False

@@ -14,8 +14,13 @@ class OfferError(ValueError):
     """The offer cannot be used; the message says why."""
 
 
-def check_offer(sdp: str) -> SessionDescription:
-    """Parse the offer and insist on what a call needs: one audio stream we can answer."""
+VIDEO_CODECS = ("video/vp8", "video/h264")  # what aiortc decodes
+SENDING = (None, "sendrecv", "sendonly")  # the caller's side sends on this stream
+
+
+def check_offer(sdp: str, *, video: bool = False) -> SessionDescription:
+    """Parse the offer and insist on what a call needs: one audio stream we can answer,
+    and at most one video stream, sent only when `video` is allowed in the room."""
     if not sdp.lstrip().startswith("v=0"):
         raise OfferError("not an SDP offer (it must start with 'v=0')")
     if any(ord(ch) < 32 and ch not in "\r\n\t" for ch in sdp):
@@ -29,8 +34,9 @@ def check_offer(sdp: str) -> SessionDescription:
         raise OfferError("the offer has no audio stream: the call needs a microphone track")
     if len(audio) > 1:
         raise OfferError(f"the offer has {len(audio)} audio streams; a call takes one")
+    _check_video(parsed, video)
     media = audio[0]
-    if media.direction not in (None, "sendrecv", "sendonly"):
+    if media.direction not in SENDING:
         raise OfferError(f"the audio stream is '{media.direction}': the caller must send audio")
     if not any(c.mimeType.lower() == "audio/opus" for c in media.rtp.codecs):
         raise OfferError("the audio stream does not offer Opus")
@@ -39,3 +45,21 @@ def check_offer(sdp: str) -> SessionDescription:
     if media.dtls is None or not media.dtls.fingerprints:
         raise OfferError("the audio stream has no DTLS fingerprint (a=fingerprint)")
     return parsed
+
+
+def _check_video(parsed: SessionDescription, allowed: bool) -> None:
+    """One video stream at most; a sending one only when video is allowed, in a codec
+    aiortc decodes. A stream the caller does not send on (recvonly, inactive, port 0:
+    camera turned off) is left as today: the bot sends no video on it."""
+    videos = [m for m in parsed.media if m.kind == "video"]
+    if len(videos) > 1:
+        raise OfferError(f"the offer has {len(videos)} video streams; a call takes one")
+    if not videos or videos[0].port == 0 or videos[0].direction not in SENDING:
+        return
+    if not allowed:
+        raise OfferError(
+            "the offer sends video, but video is off for this room (LIVE_VIDEO, or the "
+            "room's video sources): turn the camera and screen share off"
+        )
+    if not any(c.mimeType.lower() in VIDEO_CODECS for c in videos[0].rtp.codecs):
+        raise OfferError("the video stream offers neither VP8 nor H264")

@@ -145,8 +145,8 @@ async def offer(
         if binding is not None:
             raise ApiError("used", "This call ticket was already used: join again.")
         gate.rate_limit(request)
-    offered = await calling.checked_offer(body)
     room = calling.room_of(claims)
+    offered = await calling.checked_offer(body, room)  # a sent video track: if the room allows
     if body.pc_id is None:
         return await calling.new_call(body, claims, room, offered)
     binding = calling.tickets.get(claims.nonce)

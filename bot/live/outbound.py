@@ -75,6 +75,7 @@ class Outbound:
         self._realtime: deque[Realtime] = deque()
         self._audio_bytes = 0
         self._dropped = 0
+        self._video: bytes | None = None  # the newest caller video frame held (JPEG)
 
     # ---- in -------------------------------------------------------------------
 
@@ -83,6 +84,19 @@ class Outbound:
 
     async def text(self, text: str) -> None:
         await self._realtime_input(Text(text))
+
+    async def video(self, jpeg: bytes) -> None:
+        """A caller video frame: sent now, or kept (only the newest) until `flush()`."""
+        session = self._socket.session
+        if self._socket.closing:
+            return
+        if self.held or self._realtime or session is None or not self._socket.realtime_ready:
+            self._video = jpeg  # older held frames are stale: never replayed
+            return
+        try:
+            await _send_video(session, jpeg)
+        except Exception as e:
+            await self._on_send_error(e)
 
     async def tool_response(self, response: FunctionResponse) -> None:
         session = self._socket.session
@@ -117,6 +131,9 @@ class Outbound:
                 self._audio_bytes -= len(item.pcm)
                 sent += len(item.pcm)
             await _send_realtime(session, item)
+        if self._video is not None:
+            jpeg, self._video = self._video, None
+            await _send_video(session, jpeg)
         if sent:
             self._log.info(
                 f"delivered {CALLER_AUDIO.seconds(sent):.2f} s of caller audio held during the switch"
@@ -172,3 +189,7 @@ async def _send_realtime(session: Any, item: Realtime) -> None:
         )
     else:
         await session.send_realtime_input(text=item.text)
+
+
+async def _send_video(session: Any, jpeg: bytes) -> None:
+    await session.send_realtime_input(video=Blob(data=jpeg, mime_type="image/jpeg"))

@@ -1,0 +1,31 @@
+"""A camera for the headless caller: a solid colour the test can change mid-call.
+
+Why: a test must prove that the frames reaching the Live session are this caller's
+(and that a change on camera reaches it); a plain colour survives VP8, scaling and
+JPEG, so the emulator can name it back (gemini_emulator/video.py).
+"""
+
+from __future__ import annotations
+
+import av
+import numpy as np
+from aiortc import VideoStreamTrack
+
+
+class ColourCamera(VideoStreamTrack):
+    """A video track of one colour (RGB), `width` x `height`, at aiortc's 30 fps."""
+
+    def __init__(self, rgb: tuple[int, int, int], width: int = 640, height: int = 480) -> None:
+        super().__init__()
+        self.width, self.height = width, height
+        self.rgb = rgb
+        self.frames = 0
+
+    async def recv(self) -> av.VideoFrame:
+        pts, time_base = await self.next_timestamp()
+        image = np.empty((self.height, self.width, 3), dtype=np.uint8)
+        image[:, :] = self.rgb
+        frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+        frame.pts, frame.time_base = pts, time_base
+        self.frames += 1
+        return frame
