@@ -40,7 +40,7 @@ class MediaResolution(StrEnum):
 
 
 # The longest side a frame is scaled to for each `media_resolution`. Gemini tiles an
-# image at 768 px (258 tokens a frame at MEDIUM/HIGH; 64 at LOW), so anything beyond
+# image at 768 px (about 256 tokens a frame at MEDIUM/HIGH; 64 at LOW), so more
 # costs bandwidth and nothing else.
 MAX_SIDE = {MediaResolution.LOW: 384, MediaResolution.MEDIUM: 768, MediaResolution.HIGH: 1536}
 

@@ -72,7 +72,12 @@ def test_empty_greeting_means_no_greeting():
 
 def test_env_example_documents_every_setting_and_loads_as_is():
     source = "\n".join(
-        p.read_text() for p in [ROOT / "bot" / "settings.py", *(ROOT / "tools").rglob("*.py")]
+        p.read_text()
+        for p in [
+            ROOT / "bot" / "settings.py",
+            ROOT / "bot" / "media" / "video_settings.py",
+            *(ROOT / "tools").rglob("*.py"),
+        ]
     )
     read = set(re.findall(r'\.(?:str|int|float|bool|choice)\(\s*"([A-Z0-9_]+)"', source))
     read |= set(re.findall(r'env\.get\("([A-Z0-9_]+)"', source))
