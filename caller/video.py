@@ -20,12 +20,15 @@ class ColourCamera(VideoStreamTrack):
         self.width, self.height = width, height
         self.rgb = rgb
         self.frames = 0
+        self._image: tuple[tuple[int, int, int], np.ndarray] | None = None
 
     async def recv(self) -> av.VideoFrame:
         pts, time_base = await self.next_timestamp()
-        image = np.empty((self.height, self.width, 3), dtype=np.uint8)
-        image[:, :] = self.rgb
-        frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+        if self._image is None or self._image[0] != self.rgb:  # made once per colour
+            image = np.empty((self.height, self.width, 3), dtype=np.uint8)
+            image[:, :] = self.rgb
+            self._image = (self.rgb, image)
+        frame = av.VideoFrame.from_ndarray(self._image[1], format="rgb24")
         frame.pts, frame.time_base = pts, time_base
         self.frames += 1
         return frame

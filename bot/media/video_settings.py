@@ -39,9 +39,9 @@ class MediaResolution(StrEnum):
     HIGH = "high"
 
 
-# The longest side a frame is scaled to for each `media_resolution`. Gemini tiles an
-# image at 768 px (about 256 tokens a frame at MEDIUM/HIGH; 64 at LOW), so more
-# costs bandwidth and nothing else.
+# The longest side a frame is scaled to for each `media_resolution` (about 64 tokens
+# a frame at LOW, 256 at MEDIUM and HIGH, which reframes zoomed in): the model takes
+# no more detail than that, so a bigger frame would cost only bandwidth and encoding.
 MAX_SIDE = {MediaResolution.LOW: 384, MediaResolution.MEDIUM: 768, MediaResolution.HIGH: 1536}
 
 SOURCES = {"off": frozenset(), "camera": frozenset({"camera"}), "screen": frozenset({"screen"})}

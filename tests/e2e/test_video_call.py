@@ -138,3 +138,22 @@ async def test_an_offer_with_video_is_refused_when_video_is_off(tmp_path):
             await caller.connect(timeout=15)
         assert "video is off for this room" in str(refused.value)
         assert not bot.calls.calls
+
+
+async def test_turning_the_camera_on_mid_call_is_refused_when_video_is_off(tmp_path):
+    async with (
+        running_emulator(tmp_path) as emu,
+        running_bot(emu, tmp_path) as bot,
+        Caller(bot.link()) as caller,
+    ):
+        await caller.connect(timeout=15)
+        assert caller.pc is not None
+        caller.pc.addTransceiver(ColourCamera(RED), direction="sendrecv")
+        with pytest.raises(Exception) as refused:
+            await caller.renegotiate()
+        assert "video is off for this room" in str(refused.value)
+        # The call goes on, audio only.
+        session = emu.sessions[0]
+        before = session.connections[-1].audio_bytes
+        await caller.wait_until(lambda: session.connections[-1].audio_bytes > before + 16000, 10)
+        assert len(bot.calls.calls) == 1 and session.video_frames == []
