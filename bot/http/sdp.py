@@ -16,11 +16,12 @@ class OfferError(ValueError):
 
 VIDEO_CODECS = ("video/vp8", "video/h264")  # what aiortc decodes
 SENDING = (None, "sendrecv", "sendonly")  # the caller's side sends on this stream
+MAX_VIDEO_STREAMS = 2
 
 
 def check_offer(sdp: str, *, video: bool = False) -> SessionDescription:
     """Parse the offer and insist on what a call needs: one audio stream we can answer,
-    and at most one video stream, sent only when `video` is allowed in the room."""
+    and video streams the bot can decode when `video` is allowed in the room."""
     if not sdp.lstrip().startswith("v=0"):
         raise OfferError("not an SDP offer (it must start with 'v=0')")
     if any(ord(ch) < 32 and ch not in "\r\n\t" for ch in sdp):
@@ -48,18 +49,21 @@ def check_offer(sdp: str, *, video: bool = False) -> SessionDescription:
 
 
 def _check_video(parsed: SessionDescription, allowed: bool) -> None:
-    """One video stream at most; a sending one only when video is allowed, in a codec
-    aiortc decodes. A stream the caller does not send on (recvonly, inactive, port 0:
-    camera turned off) is left as today: the bot sends no video on it."""
+    """At most two video streams (Pipecat's layout: the camera's, then the screen's).
+
+    The page's transport always offers a sendrecv video transceiver, with or without a
+    camera behind it, and SDP cannot tell the two apart: so with video off a video
+    stream is not refused but ignored (Pipecat keeps its receiver disabled: its RTP is
+    dropped before decoding and nothing reaches Gemini). With video on, a stream the
+    caller sends must be in a codec aiortc decodes."""
     videos = [m for m in parsed.media if m.kind == "video"]
-    if len(videos) > 1:
-        raise OfferError(f"the offer has {len(videos)} video streams; a call takes one")
-    if not videos or videos[0].port == 0 or videos[0].direction not in SENDING:
-        return
-    if not allowed:
+    if len(videos) > MAX_VIDEO_STREAMS:
         raise OfferError(
-            "the offer sends video, but video is off for this room (LIVE_VIDEO, or the "
-            "room's video sources): turn the camera and screen share off"
+            f"the offer has {len(videos)} video streams; a call takes at most "
+            f"{MAX_VIDEO_STREAMS} (camera and screen)"
         )
-    if not any(c.mimeType.lower() in VIDEO_CODECS for c in videos[0].rtp.codecs):
-        raise OfferError("the video stream offers neither VP8 nor H264")
+    for media in videos:
+        if not allowed or media.port == 0 or media.direction not in SENDING:
+            continue
+        if not any(c.mimeType.lower() in VIDEO_CODECS for c in media.rtp.codecs):
+            raise OfferError("the video stream offers neither VP8 nor H264")
