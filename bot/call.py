@@ -43,11 +43,11 @@ from bot.live.vertex import live_stage
 from bot.media import flush_output, install_barge_in_flush, install_call_media
 from bot.media.formats import BOT_AUDIO, CALLER_AUDIO
 from bot.media.video_in import VideoIn, caller_video
-from bot.media.video_settings import VideoSettings
 from bot.metrics import Metrics
 from bot.pagemessage import bound_page_messages
 from bot.rooms import Room
 from bot.settings import LiveSettings
+from bot.video_settings import VideoSettings
 from bot.watchdog import DEFAULT_CALLER_GONE_SECONDS, CallerWatchdog
 from tools.api import RoomInfo
 from tools.registry import ToolRegistry

@@ -41,10 +41,10 @@ from bot.http.models import Answer, Candidate, Offer
 from bot.http.sdp import OfferError, check_offer
 from bot.http.tickets import CallBinding, Tickets
 from bot.http.used_tickets import UsedTickets
-from bot.media.video_settings import call_video, room_video
 from bot.metrics import Metrics
 from bot.rooms import Room, RoomStore
 from bot.settings import Settings
+from bot.video_settings import call_video, room_video
 
 OnConnection = Callable[[SmallWebRTCConnection], Awaitable[None]]
 

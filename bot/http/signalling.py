@@ -39,6 +39,7 @@ from bot.http.models import (
     RoomInfo,
 )
 from bot.http.turn import turn_credentials
+from bot.video_settings import room_video
 
 TICKET_SECONDS = 300  # time to go from Join to a connected call
 
@@ -122,6 +123,7 @@ async def join(
         ice_transport_policy="relay" if settings.ice_transport_policy == "relay" else "all",
         mode=calling.mode,
         message=calling.message,
+        video=sorted(room_video(settings, room)),
     )
 
 

@@ -38,7 +38,7 @@ import numpy as np
 from aiortc.mediastreams import MediaStreamError
 from loguru import logger
 
-from bot.media.video_settings import VideoSettings
+from bot.video_settings import VideoSettings
 
 THUMB = 32  # side of the grayscale thumbnail compared between frames
 SAME_THRESHOLD = 2.0  # mean absolute difference (0..255) under which a frame is "the same"

@@ -60,6 +60,7 @@ async def test_the_callers_camera_reaches_the_session_at_most_once_a_second(tmp_
     ):
         await caller.connect(timeout=15)
         await hears(caller, "I see red")
+        assert caller.joined and caller.joined["video"] == ["camera"]  # the page is told
         session = emu.sessions[0]
         first = session.video_frames[0]
         # The caller's 640x480 camera, scaled to fit MEDIUM (768 px): kept as it is.
@@ -80,7 +81,7 @@ class ChangingCamera(ColourCamera):
     """A picture that changes on every frame (so no frame is skipped as unchanged)."""
 
     async def recv(self):
-        self.rgb = (RED, BLUE)[self.frames % 2]
+        self.rgb = ((self.frames * 37) % 256, 90, 160)  # any two frames a second apart differ
         return await super().recv()
 
 
@@ -144,6 +145,7 @@ async def test_with_video_off_a_camera_never_reaches_the_session(tmp_path):
         await caller.wait_until(lambda: session.connections[-1].audio_bytes > before + 16000, 10)
         (call,) = bot.calls.calls.values()
         assert call.video is None and session.video_frames == []
+        assert caller.joined and caller.joined["video"] == []
 
 
 async def test_turning_the_camera_on_mid_call_with_video_off_changes_nothing(tmp_path):

@@ -15,7 +15,7 @@ from PIL import Image
 
 from bot.live.outbound import Outbound
 from bot.media.video_in import FrameSampler, VideoIn, prepare, scaled_size
-from bot.media.video_settings import MAX_SIDE, MediaResolution
+from bot.video_settings import MAX_SIDE, MediaResolution
 
 
 def frame(rgb: tuple[int, int, int], width: int = 1280, height: int = 720) -> av.VideoFrame:

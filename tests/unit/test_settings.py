@@ -75,7 +75,7 @@ def test_env_example_documents_every_setting_and_loads_as_is():
         p.read_text()
         for p in [
             ROOT / "bot" / "settings.py",
-            ROOT / "bot" / "media" / "video_settings.py",
+            ROOT / "bot" / "video_settings.py",
             *(ROOT / "tools").rglob("*.py"),
         ]
     )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.media.video_settings import MediaResolution, call_video, room_video, video_settings
 from bot.rooms import Room
 from bot.settings import SettingsError, load_settings
+from bot.video_settings import MediaResolution, call_video, room_video, video_settings
 
 
 def settings(**env: str):
