@@ -164,3 +164,19 @@ async def test_turning_the_camera_on_mid_call_with_video_off_changes_nothing(tmp
         await caller.wait_until(lambda: camera.frames > 60, 10)
         await caller.wait_until(lambda: session.connections[-1].audio_bytes > before + 16000, 10)
         assert len(bot.calls.calls) == 1 and session.video_frames == []
+
+
+async def test_the_camera_comes_back_after_an_ice_restart(tmp_path):
+    camera = ColourCamera(RED)
+    async with (
+        running_emulator(tmp_path, script=answer_colours) as emu,
+        running_bot(emu, tmp_path, **CAMERA) as bot,
+        Caller(bot.link(), camera=camera) as caller,
+    ):
+        await caller.connect(timeout=15)
+        await hears(caller, "I see red")
+        old = caller.pc_id
+        await caller.renegotiate(restart=True)  # a new peer connection, as after an ICE failure
+        assert caller.pc_id != old
+        camera.rgb = BLUE
+        await hears(caller, "I see blue")
