@@ -23,6 +23,7 @@ from bot.logs import setup_logging
 from bot.room_cli import add_room_parser, room_command
 from bot.rooms import RoomStore
 from bot.settings import Settings, SettingsError, feature_warnings, load_settings
+from bot.video_settings import video_settings
 from tools.api import Behavior
 from tools.files import DataFileError
 from tools.toolset import Toolset, ToolSettingsError, load_toolsets, registry_of
@@ -272,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         settings = load_settings()
+        video_settings(settings)  # LIVE_VIDEO*: checked at start (bot/video_settings.py)
         toolsets = load_toolsets(
             settings.tools, settings.env, settings.data_dir / "tools", settings.timezone
         )

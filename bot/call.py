@@ -42,10 +42,12 @@ from bot.live.stage import LiveStage
 from bot.live.vertex import live_stage
 from bot.media import flush_output, install_barge_in_flush, install_call_media
 from bot.media.formats import BOT_AUDIO, CALLER_AUDIO
+from bot.media.video_in import VideoIn, caller_video
 from bot.metrics import Metrics
 from bot.pagemessage import bound_page_messages
 from bot.rooms import Room
 from bot.settings import LiveSettings
+from bot.video_settings import VideoSettings
 from bot.watchdog import DEFAULT_CALLER_GONE_SECONDS, CallerWatchdog
 from tools.api import RoomInfo
 from tools.registry import ToolRegistry
@@ -74,6 +76,7 @@ class CallOptions:
     admission: Admission | None = None
     # End the call after this long without any caller audio packet (None: never).
     caller_gone_seconds: float | None = DEFAULT_CALLER_GONE_SECONDS
+    video: VideoSettings | None = None  # what the caller may show (None: audio only)
 
 
 @dataclass
@@ -86,6 +89,7 @@ class Call:
     feed: CallFeed
     metrics: Metrics | None = None
     outcome: str | None = None  # set by whoever ends the call early (e.g. "shutdown")
+    video: VideoIn | None = None  # the caller's camera / screen into the session
 
 
 def build_call(
@@ -141,6 +145,7 @@ def build_call(
         on_interrupted=lambda: flush_output(connection),
         on_event=events,
         inference_on_context_initialization=bool(options.greeting),
+        media_resolution=options.video.resolution if options.video else None,
     )
     context = LLMContext()
     if options.greeting:
@@ -174,6 +179,8 @@ def build_call(
     @transport.event_handler("on_client_connected")
     async def on_client_connected(_transport, _client) -> None:
         logger.info("caller connected")
+        if call.video is not None and call.video.task is None:
+            call.video.start()
         # Hands the context to the stage: it seeds the session and starts taking audio.
         await task.queue_frames([LLMRunFrame()])
 
@@ -184,6 +191,7 @@ def build_call(
         await task.cancel()
 
     call = Call(call_id=call_id, task=task, stage=stage, feed=feed, metrics=options.metrics)
+    call.video = caller_video(connection, stage.outbound.video, options.video, call_id)
 
     def caller_gone(reason: str) -> None:  # "caller_gone" or "never_connected"
         call.outcome = call.outcome or reason
@@ -239,6 +247,8 @@ async def run_call(call: Call) -> None:
             await runner.add_workers(call.task)
             await runner.run()
         finally:
+            if call.video is not None:
+                await call.video.stop()
             call.feed.close()
             outcome = call.outcome or ("live_lost" if call.stage.lost else "ended")
             seconds = time.monotonic() - started

@@ -78,6 +78,7 @@ class Caller:
         ice_servers: IceServers = None,
         client_ready: bool = True,
         video: bool = False,
+        camera: Any = None,
     ) -> None:
         """
         Args:
@@ -88,6 +89,7 @@ class Caller:
                 candidates only; aiortc would otherwise try a public STUN server).
             client_ready: send RTVI ``client-ready`` once the data channel opens.
             video: also offer a receive-only video transceiver (index 1), as browsers do.
+            camera: a video track to send (e.g. `caller.video.ColourCamera`), index 1.
         """
         link = urllib.parse.urlsplit(base_url)
         query = urllib.parse.parse_qs(link.query)
@@ -102,6 +104,7 @@ class Caller:
         self.request_data = request_data
         self.client_ready = client_ready
         self.video = video
+        self.camera = camera
         self.ice_servers = [
             s if isinstance(s, RTCIceServer) else RTCIceServer(urls=s) for s in ice_servers or []
         ]
@@ -166,7 +169,9 @@ class Caller:
         pc = self.pc = RTCPeerConnection(RTCConfiguration(iceServers=self.ice_servers))
         self._setup_pc(pc)
         pc.addTransceiver(self._out, direction="sendrecv")
-        if self.video:
+        if self.camera is not None:
+            pc.addTransceiver(self.camera, direction="sendrecv")
+        elif self.video:
             pc.addTransceiver("video", direction="recvonly")
         self._dc = pc.createDataChannel("rtvi", ordered=True)
         self._setup_dc(self._dc)

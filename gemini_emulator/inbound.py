@@ -14,6 +14,7 @@ from . import protocol as P
 from .audio import INPUT_RATE, resample
 from .recording import ConnectionRecord, Utterance
 from .session import LiveSession
+from .video import video_frame
 
 
 async def _on_audio_blob(
@@ -50,8 +51,14 @@ async def dispatch(
     if msg.kind == "realtimeInput":
         if isinstance(body.get("audio"), dict):
             await _on_audio_blob(session, conn, body["audio"], record_audio)
-        for blob in body.get("mediaChunks") or []:
-            if isinstance(blob, dict):
+        if isinstance(body.get("video"), dict):
+            session.video_frames.append(video_frame(conn.index, body["video"]))
+            session._notify()
+        for blob in body.get("mediaChunks") or []:  # the deprecated form: audio or images
+            if isinstance(blob, dict) and str(blob.get("mimeType", "")).startswith("image/"):
+                session.video_frames.append(video_frame(conn.index, blob))
+                session._notify()
+            elif isinstance(blob, dict):
                 await _on_audio_blob(session, conn, blob, record_audio)
         manual_keys = [k for k in ("activityStart", "activityEnd") if k in body]
         if manual_keys and session.automatic_activity_detection:

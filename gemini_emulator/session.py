@@ -33,6 +33,7 @@ from .model_turn import ModelTurn
 from .recording import ConnectionRecord, FunctionResponseRecord, TurnResult, Utterance
 from .resumption import HandleStates
 from .vad import VadConfig
+from .video import VideoFrame
 
 __all__ = ["LiveSession", "Script", "SessionGone", "resample_to_output"]
 
@@ -89,6 +90,8 @@ class LiveSession:
         #: All caller audio (16 kHz int16) and clientContent turns received.
         self.caller_pcm = bytearray()
         self.client_turns: list[dict[str, Any]] = []
+        #: Every realtime video frame received (gemini_emulator/video.py).
+        self.video_frames: list[VideoFrame] = []
         #: Set if the script raised.
         self.script_error: BaseException | None = None
         self.ended = False

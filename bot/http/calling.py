@@ -44,6 +44,7 @@ from bot.http.used_tickets import UsedTickets
 from bot.metrics import Metrics
 from bot.rooms import Room, RoomStore
 from bot.settings import Settings
+from bot.video_settings import call_video, room_video
 
 OnConnection = Callable[[SmallWebRTCConnection], Awaitable[None]]
 
@@ -96,10 +97,10 @@ class Calling:
         except links.TokenError as e:
             raise ApiError(e.reason, str(e)) from e
 
-    async def checked_offer(self, body: Offer) -> int:
+    async def checked_offer(self, body: Offer, room: Room | None = None) -> int:
         """Refuse an unusable SDP offer or a candidate in it; the number of candidates."""
         try:
-            check_offer(body.sdp)
+            check_offer(body.sdp, video=bool(room and room_video(self.settings, room)))
         except OfferError as e:
             logger.info(f"offer refused: {e}")
             raise ApiError("bad_offer", f"bad SDP offer: {e}") from e
@@ -139,6 +140,7 @@ class Calling:
                 metrics=self.metrics,
                 admission=gate.admission,
                 caller_gone_seconds=self.settings.caller_gone_seconds or None,
+                video=call_video(self.settings, room),
             )
             call = build_call(connection, self.settings.live, options, connection.pc_id)
             self.calls.start(call, room.name, on_end=lambda: self.call_ended(binding, connection))

@@ -68,3 +68,4 @@ class Joined(BaseModel):
     ice_transport_policy: Literal["all", "relay"] = "all"
     mode: Literal["live", "echo"]
     message: str
+    video: list[str] = []  # "camera", "screen": what the caller may show (LIVE_VIDEO)

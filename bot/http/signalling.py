@@ -39,6 +39,7 @@ from bot.http.models import (
     RoomInfo,
 )
 from bot.http.turn import turn_credentials
+from bot.video_settings import room_video
 
 TICKET_SECONDS = 300  # time to go from Join to a connected call
 
@@ -122,6 +123,7 @@ async def join(
         ice_transport_policy="relay" if settings.ice_transport_policy == "relay" else "all",
         mode=calling.mode,
         message=calling.message,
+        video=sorted(room_video(settings, room)),
     )
 
 
@@ -145,8 +147,8 @@ async def offer(
         if binding is not None:
             raise ApiError("used", "This call ticket was already used: join again.")
         gate.rate_limit(request)
-    offered = await calling.checked_offer(body)
     room = calling.room_of(claims)
+    offered = await calling.checked_offer(body, room)  # a sent video track: if the room allows
     if body.pc_id is None:
         return await calling.new_call(body, claims, room, offered)
     binding = calling.tickets.get(claims.nonce)

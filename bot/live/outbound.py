@@ -25,6 +25,7 @@ never disable it, so every frame is sent as it comes, as Pipecat does then.)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
@@ -104,6 +105,7 @@ class Outbound:
         self._start_task = start_task  # the stage's (None: catch up inside `flush()`)
         self._catching_up = asyncio.Lock()
         self._pending: list[Entry] = []  # from the old socket, to send again first
+        self._video: bytes | None = None  # the newest caller video frame held (JPEG)
 
     # ---- in -------------------------------------------------------------------
 
@@ -115,6 +117,19 @@ class Outbound:
 
     async def stream_end(self) -> None:
         await self._realtime_input(StreamEnd())
+
+    async def video(self, jpeg: bytes) -> None:
+        """A caller video frame: sent now, or kept (only the newest) until `flush()`."""
+        session = self._socket.session
+        if self._socket.closing:
+            return
+        if self.held or self._realtime or session is None or not self._socket.realtime_ready:
+            self._video = jpeg  # older held frames are stale: never replayed
+            return
+        try:
+            await _send_video(session, jpeg)
+        except Exception as e:
+            await self._on_send_error(e)
 
     async def tool_response(self, response: FunctionResponse) -> None:
         session = self._socket.session
@@ -201,6 +216,10 @@ class Outbound:
                     wait = started + ahead / self._catch_up_speed - time.monotonic()
                     if wait > 0:
                         await asyncio.sleep(wait)
+            if self._video is not None:  # the newest frame only, after the audio
+                jpeg, self._video = self._video, None
+                with contextlib.suppress(Exception):  # a lost socket: the next frame comes
+                    await _send_video(session, jpeg)
             if sent:
                 self._log.info(
                     f"delivered {CALLER_AUDIO.seconds(sent):.2f} s of caller audio held during "
@@ -273,3 +292,7 @@ async def _send_realtime(session: Any, item: Realtime) -> None:
         await session.send_realtime_input(text=item.text)
     else:
         await session.send_realtime_input(audio_stream_end=True)
+
+
+async def _send_video(session: Any, jpeg: bytes) -> None:
+    await session.send_realtime_input(video=Blob(data=jpeg, mime_type="image/jpeg"))

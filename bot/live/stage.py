@@ -44,7 +44,7 @@ from pipecat.frames.frames import (
 )
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.processors.frameworks.rtvi import RTVISendTextFrame
-from pipecat.services.google.gemini_live.llm import GeminiLiveLLMService
+from pipecat.services.google.gemini_live.llm import GeminiLiveLLMService, GeminiMediaResolution
 from pipecat.services.llm_service import FunctionCallFromLLM
 
 from bot.events import EventSink, Role, TranscriptPiece
@@ -92,15 +92,21 @@ class LiveStage(GeminiLiveLLMService, SocketView):
         room: RoomInfo | None = None,
         on_event: EventSink | None = None,
         on_interrupted: OnInterrupted | None = None,
+        media_resolution: str | None = None,  # "low" / "medium" / "high": video is on
         **kwargs: Any,
     ):
         self._registry = tools or ToolRegistry()
         self._live = live
         self._log = logger.bind(call_id=call_id)
         self._on_interrupted = on_interrupted
+        settings = pipecat_settings(live)
+        if media_resolution:
+            settings.media_resolution = GeminiMediaResolution(
+                f"MEDIA_RESOLUTION_{media_resolution.upper()}"
+            )
         super().__init__(
             api_key=live.api_key or "",
-            settings=pipecat_settings(live),
+            settings=settings,
             system_instruction=system_instruction or live.system_instruction,
             tools=tools_schema(self._registry, google_search=google_search),
             http_options=live_http_options(live),

@@ -73,6 +73,7 @@ BAD_OFFERS = [
     ("forty audio tracks", ["audio"] * 40, None, "40 audio streams"),
     ("receive-only audio", ["audio:recvonly", "data"], None, "must send audio"),
     ("data channel only", ["data"], None, "no audio stream"),
+    ("three video streams", ["audio", "video", "video", "video"], None, "3 video streams"),
     ("no Opus", ["audio"], lambda s: s.replace("opus", "xpus"), "does not offer Opus"),
     ("no ICE credentials", ["audio"], without("a=ice-ufrag"), "no ICE credentials"),
     ("no DTLS fingerprint", ["audio"], without("a=fingerprint"), "no DTLS fingerprint"),

@@ -92,6 +92,8 @@ def test_env_example_documents_every_setting_and_loads_as_is():
         for p in [
             ROOT / "bot" / "settings.py",
             ROOT / "bot" / "live_settings.py",
+            ROOT / "bot" / "video_settings.py",
+            ROOT / "bot" / "live" / "limits.py",
             *(ROOT / "tools").rglob("*.py"),
         ]
     )
