@@ -97,6 +97,9 @@ class LiveStage(GeminiLiveLLMService, SocketView):
     ):
         self._registry = tools or ToolRegistry()
         self._live = live
+        self._model_caps = capabilities(
+            live.model, live.backend
+        )  # the model is the session's for good
         self._log = logger.bind(call_id=call_id)
         self._on_interrupted = on_interrupted
         settings = pipecat_settings(live)
@@ -238,12 +241,11 @@ class LiveStage(GeminiLiveLLMService, SocketView):
 
     @property
     def _supports_non_blocking_tools(self) -> bool:
-        return capabilities(self._live.model, self._live.backend).non_blocking  # models.py
+        return self._model_caps.non_blocking  # models.py
 
     def _tag_tool_behaviors(self, tools: list[Any]) -> None:
         """Declare each function's behaviour from our registry (Pipecat infers it)."""
-        blocking_ok = capabilities(self._live.model, self._live.backend).blocking
-        tag_behaviors(tools, self.ledger.tools, blocking_ok=blocking_ok)
+        tag_behaviors(tools, self.ledger.tools, blocking_ok=self._model_caps.blocking)
 
     async def _connect(self, session_resumption_handle: str | None = None) -> None:
         if self._session is None:  # each setup declares the call's tools as they are now
