@@ -36,7 +36,7 @@ def seconds(duration: str) -> float:
 def test_the_stack_renders_with_the_documented_settings():
     c = rendered(ENV)
     services = c["services"]
-    assert set(services) == {"bot", "coturn", "caddy"}  # mqtt/caldav only with profiles
+    assert set(services) == {"bot", "coturn", "caddy"}  # mqtt/caldav/redis: profiles
     bot = services["bot"]["environment"]
     assert bot["LIVEBOT_MODE"] == "production" and bot["HOST"] == "127.0.0.1"
     assert bot["PUBLIC_URL"] == "https://livebot.example.org"
@@ -60,6 +60,19 @@ def test_the_stack_renders_with_the_documented_settings():
     assert {"mosquitto", "radicale"} <= set(everything)
     assert everything["mosquitto"]["ports"][0]["host_ip"] == "127.0.0.1"
     assert everything["radicale"]["ports"][0]["host_ip"] == "127.0.0.1"
+    assert bot["REDIS_URL"] == ""  # one host: no Redis (empty = unset)
+
+
+def test_the_many_profile_adds_redis_and_the_bot_gets_its_url():
+    url = "redis://127.0.0.1:6379/0"
+    c = rendered({**ENV, "REDIS_URL": url}, profiles=("many",))["services"]
+    assert set(c) == {"bot", "coturn", "caddy", "redis"}
+    redis = c["redis"]
+    assert redis["ports"][0]["host_ip"] == "127.0.0.1" and redis["ports"][0]["target"] == 6379
+    assert redis["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
+    assert redis["command"][:3] == ["redis-server", "--save", ""]
+    assert c["bot"]["environment"]["REDIS_URL"] == url
+    assert url.endswith(f":{redis['ports'][0]['published']}/0")
 
 
 @pytest.mark.parametrize("missing", ["DOMAIN", "LIVEBOT_SECRET", "TURN_SECRET"])
