@@ -27,9 +27,9 @@ def redis_server(directory: Path) -> Iterator[str]:
     binary = shutil.which("redis-server")
     assert binary, "redis-server is missing: `./livebot test` installs it (apt redis-server)"
     port = _free_port()
+    args = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
     proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-        + ["--dir", str(directory)],
+        [binary, *args, "--dir", str(directory)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
     )
