@@ -122,7 +122,7 @@ async def test_redis_gone_is_a_clear_error(tmp_path: Path) -> None:
     # the server has stopped
     with pytest.raises(SharedUnavailable, match="unavailable"):
         await state.take_place("den", 2, 20, "c1")
-    with pytest.raises(SharedUnavailable, match="REDIS_URL=.*cannot reach Redis"):
+    with pytest.raises(SharedUnavailable, match=r"REDIS_URL=.*cannot reach Redis"):
         await state.start()
     await state.close()
 
