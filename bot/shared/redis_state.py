@@ -124,6 +124,8 @@ class RedisState:
             ) from e
 
     async def close(self) -> None:
+        if self._releasing:  # places given back as the last calls ended
+            await asyncio.wait(list(self._releasing), timeout=2)
         await self.redis.aclose()
 
     async def _script(self, what: str, script: str, keys: list[str], args: list[Any]) -> Any:
