@@ -11,6 +11,7 @@ import contextlib
 import ipaddress
 import os
 import secrets
+import socket
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -89,6 +90,11 @@ class Settings:
     caller_gone_seconds: float = 8.0
     shutdown_grace_seconds: float = 30.0
     trusted_proxies: str = "127.0.0.1"
+    # Shared state across instances (bot/shared): unset = this host's files and memory.
+    redis_url: str | None = field(default=None, repr=False)
+    instance_id: str = ""  # "" = hostname:port
+    instance_address: str = ""  # "" = hostname:port
+    shared_lease_seconds: float = 30.0
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def link_secret(self) -> bytes:
@@ -200,6 +206,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
                 "(e.g. 203.0.113.7,2001:db8::7), not names."
             )
 
+    redis_url = r.str("REDIS_URL")
+    if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        r.problems.append(
+            f"REDIS_URL={redis_url!r}: use redis://HOST:6379/0 (rediss:// for TLS), or unset it."
+        )
     settings = Settings(
         live=live,
         host=r.str("HOST", "127.0.0.1") or "127.0.0.1",
@@ -229,6 +240,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         caller_gone_seconds=r.float("CALLER_GONE_SECONDS", 8.0, lo=0.0, hi=3600.0),
         shutdown_grace_seconds=r.float("SHUTDOWN_GRACE_SECONDS", 30.0, lo=0.0, hi=3600.0),
         trusted_proxies=r.str("TRUSTED_PROXIES", "127.0.0.1") or "127.0.0.1",
+        redis_url=redis_url,
+        instance_id=r.str("LIVEBOT_INSTANCE_ID") or f"{socket.gethostname()}:{port}",
+        instance_address=r.str("LIVEBOT_INSTANCE_ADDRESS") or f"{socket.gethostname()}:{port}",
+        shared_lease_seconds=r.float("SHARED_LEASE_SECONDS", 30.0, lo=1.0, hi=3600.0),
         env=dict(r.env),
     )
     if r.problems:

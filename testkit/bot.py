@@ -48,6 +48,7 @@ class RunningBot:
     secret: bytes
     drain: Callable[[float], Awaitable[None]]
     connections: CallConnections | None = None  # Pipecat's connection map, per pc_id
+    app: Any = None  # the FastAPI app (its parts on app.state)
 
     def link(self, room: str = "lobby", seconds: int = 3600) -> str:
         """A signed link to `room` (created with defaults if it does not exist)."""
@@ -112,6 +113,7 @@ async def running_bot(
                 secret,
                 app.state.drain,
                 app.state.connections,
+                app,
             )
         finally:
             server.should_exit = True

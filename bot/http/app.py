@@ -30,6 +30,7 @@ from bot.http.room_slots import RoomSlots
 from bot.metrics import Metrics
 from bot.rooms import Room, RoomStore
 from bot.settings import Settings
+from bot.shared.running import shared_running, shared_state
 from tools.room_options import room_options
 from tools.toolset import Toolset
 
@@ -61,11 +62,13 @@ def create_app(
     room_options()
     calls = CallRegistry()
     metrics = Metrics()
+    shared = shared_state(settings)  # None: this host's files and memory, as before
     gate = Gate(
         calls,
-        Admission(max_calls=settings.max_calls),
+        Admission(max_calls=settings.max_calls, shared=shared),
         RateLimiter(per_minute=settings.join_rate_per_minute, burst=settings.join_burst),
         RoomSlots(settings.data_dir / "room-slots"),  # room places, across processes
+        shared,
     )
     calling = Calling(
         settings,
@@ -81,8 +84,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await calling.start()
-        yield
-        await calls.stop_all()
+        async with shared_running(shared, settings, calls, gate.draining):
+            yield
+            await calls.stop_all()
         await calling.close()
 
     # No /docs: its page would load scripts from a CDN; /openapi.json describes the API.
@@ -99,6 +103,7 @@ def create_app(
     app.state.rooms = rooms
     app.state.calls = calls
     app.state.gate = gate
+    app.state.shared = shared
     app.state.calling = calling
     app.state.connections = calling.connections
     app.state.metrics = metrics

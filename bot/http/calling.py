@@ -29,7 +29,7 @@ from bot.call_options import call_mode, caller_message
 from bot.http.calls import CallRegistry
 from bot.http.connections import CallConnections
 from bot.http.errors import ApiError
-from bot.http.gate import Gate
+from bot.http.gate import Gate, shared_admit, shared_release
 from bot.http.ice import (
     CandidatePolicy,
     CandidateRefused,
@@ -130,6 +130,13 @@ class Calling:
             slot.release()
             raise
         gate.starting[room.name] += 1
+        try:  # with Redis: the same across instances (its first await)
+            place = await shared_admit(gate, room, claims.nonce, claims.expires_at, claims.nonce)
+        except ApiError:
+            gate.starting[room.name] -= 1
+            tickets.release(binding)
+            slot.release()
+            raise
 
         async def on_connection(connection: SmallWebRTCConnection) -> None:
             binding.connection = connection
@@ -146,6 +153,8 @@ class Calling:
             self.calls.start(call, room.name, on_end=lambda: self.call_ended(binding, connection))
             # The room place goes back when the call ends.
             self.calls.tasks[call.call_id].add_done_callback(lambda _t: slot.release())
+            if place is not None:
+                self.calls.tasks[call.call_id].add_done_callback(lambda _t: place.release())
 
         try:
             return await self.answer_offer(body, on_connection)
@@ -153,6 +162,7 @@ class Calling:
             gate.starting[room.name] -= 1
             if not binding.started:  # no call started: the ticket may try again
                 slot.release()
+                await shared_release(gate, place, claims.nonce)
             tickets.release(binding)  # only if no call started: the ticket may be used again
 
     async def renegotiate(self, body: Offer, binding: CallBinding, offered: int) -> Answer:

@@ -20,6 +20,7 @@ from bot.metrics import Metrics
 STATUS_FOR: dict[str, int] = {
     "draining": 503,
     "busy": 503,
+    "unavailable": 503,  # the shared state (Redis) cannot be reached
     "invalid": 403,
     "used": 403,
     "expired": 410,

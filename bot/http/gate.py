@@ -21,6 +21,7 @@ from bot.http.errors import ApiError
 from bot.http.ratelimit import RateLimiter, client_network
 from bot.http.room_slots import RoomSlots, Slot
 from bot.rooms import Room
+from bot.shared.state import Place, SharedState, SharedUnavailable
 
 
 def client_key(request: Request) -> str:
@@ -36,8 +37,10 @@ class Gate:
         admission: Admission,
         limiter: RateLimiter,
         slots: RoomSlots,
+        shared: SharedState | None = None,
     ) -> None:
         self.calls, self.admission, self.limiter, self.slots = calls, admission, limiter, slots
+        self.shared = shared  # Redis, for many instances; None: this host's files only
         self.draining = asyncio.Event()
         # New calls whose offer is being answered: counted against the limits until they
         # are calls.
@@ -78,6 +81,67 @@ class Gate:
         if slot is None:  # taken meanwhile by another instance
             raise room_full(room)
         return slot
+
+
+async def shared_admit(
+    gate: Gate, room: Room, nonce: str, expires_at: int, call_id: str
+) -> Place | None:
+    """Across instances (Redis): the cool-down, the room's and MAX_CALLS' places, the
+    ticket. None without Redis (no await happens: this host's checks were enough)."""
+    shared = gate.shared
+    if shared is None:
+        return None
+    try:
+        down = await shared.cooldown()
+        if down is not None:
+            refusal = gate.admission.refusal(0, cooldown=down)
+            assert refusal is not None
+            raise ApiError("busy", refusal[0], {"Retry-After": str(refusal[1])})
+        place = await shared.take_place(
+            room.name, room.max_callers, gate.admission.max_calls, call_id
+        )
+        if place == "full":
+            raise room_full(room)
+        if isinstance(place, str):
+            message, retry_after = gate.admission.refusal(gate.admission.max_calls) or ("", 30)
+            raise ApiError("busy", message, {"Retry-After": str(retry_after)})
+        if not await shared.claim_ticket(nonce, expires_at):
+            place.release()
+            raise ApiError("used", "This call ticket was already used: join again.")
+        return place
+    except SharedUnavailable as e:
+        raise unavailable() from e
+
+
+async def shared_release(gate: Gate, place: Place | None, nonce: str) -> None:
+    """No call started after `shared_admit`: give its place and ticket back."""
+    if place is None or gate.shared is None:
+        return
+    place.release()
+    try:
+        await gate.shared.release_ticket(nonce)
+    except SharedUnavailable:
+        pass  # logged; the ticket stays used (the caller joins again)
+
+
+async def shared_room_hint(gate: Gate, room: Room) -> None:
+    """At join, with Redis: refuse a room full across instances, or Redis away (503)."""
+    if gate.shared is None:
+        return
+    try:
+        free = await gate.shared.room_free(room.name, room.max_callers)
+    except SharedUnavailable as e:
+        raise unavailable() from e
+    if not free:
+        raise room_full(room)
+
+
+def unavailable() -> ApiError:
+    return ApiError(
+        "unavailable",
+        "The bot cannot take new calls right now: please try again in a minute.",
+        {"Retry-After": "30"},
+    )
 
 
 def room_full(room: Room) -> ApiError:

@@ -27,7 +27,7 @@ from bot import links
 from bot.http.calling import Calling
 from bot.http.deps import GateDep, SecretDep, SettingsDep
 from bot.http.errors import ApiError, problems
-from bot.http.gate import client_key
+from bot.http.gate import client_key, shared_room_hint
 from bot.http.ice import CandidateRefused
 from bot.http.models import (
     Answer,
@@ -100,6 +100,7 @@ async def join(
         raise ApiError(e.reason, str(e)) from e
     room = calling.room_of(claims)
     gate.check_capacity(room)
+    await shared_room_hint(gate, room)  # with Redis: across instances
     ticket = links.sign(
         secret,
         "ticket",
