@@ -4,6 +4,7 @@ through the bot into the Live emulator, which names the colour back."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -94,13 +95,14 @@ async def test_a_changing_picture_is_sent_at_most_once_a_second(tmp_path):
     ):
         await caller.connect(timeout=15)
         await emu.wait_for(lambda: len(emu.sessions[0].video_frames) >= 2, timeout=10)
-        start = camera.frames
+        start, began = camera.frames, time.monotonic()
         first = len(emu.sessions[0].video_frames)
         await caller.wait_until(lambda: camera.frames - start >= 150, 15)  # 5 s of camera
         frames = emu.sessions[0].video_frames[first:]
-    # 150 camera frames (5 s at 30 fps) became about 5 frames for the model, never more
-    # than one for each second of the camera's own clock (+1 for where the count starts).
-    assert 3 <= len(frames) <= 6, len(frames)
+        seconds = time.monotonic() - began
+    # 150 camera frames (5 s at 30 fps; longer on a loaded machine) became about one frame
+    # for the model per second, never more (+1 for where the count starts).
+    assert 3 <= len(frames) <= int(seconds) + 1, (len(frames), seconds)
 
 
 async def test_video_added_and_removed_mid_call_on_the_same_connection(tmp_path):
