@@ -56,18 +56,25 @@ async def caller_speech(s: LiveSession, seen: list[Utterance]) -> Utterance:
             await s.say("Hello, how can I help?", seconds=0.4, transcribe_input=None)
 
 
+def two_questions(seen: list[Utterance]):
+    """The model answers the weather, hands out a fresh handle, then answers the next."""
+
+    async def script(s: LiveSession) -> None:
+        await caller_speech(s, seen)
+        await s.say("It is sunny.", seconds=0.8, transcribe_input="what is the weather")
+        await s.issue_resumption_update()
+        await caller_speech(s, seen)
+        await s.say("Tomorrow it rains.", seconds=0.8, transcribe_input="and tomorrow")
+
+    return script
+
+
 async def test_a_caller_who_left_comes_back_to_the_same_session_without_a_second_greeting(
     tmp_path, speech
 ):
     seen: list[Utterance] = []
 
-    async def script(s: LiveSession) -> None:
-        await caller_speech(s, seen)
-        await s.say("It is sunny.", seconds=1.0, transcribe_input="what is the weather")
-        await s.issue_resumption_update()
-        await caller_speech(s, seen)
-        await s.say("Tomorrow it rains.", seconds=1.0, transcribe_input="and tomorrow")
-
+    script = two_questions(seen)
     async with (
         running_emulator(tmp_path, script=script) as emu,
         running_bot(emu, tmp_path, options_factory=greeted) as bot,
@@ -142,13 +149,7 @@ async def test_a_caller_whose_network_was_gone_too_long_comes_back_to_the_same_s
 ):
     seen: list[Utterance] = []
 
-    async def script(s: LiveSession) -> None:
-        await caller_speech(s, seen)
-        await s.say("It is sunny.", seconds=0.8, transcribe_input="what is the weather")
-        await s.issue_resumption_update()
-        await caller_speech(s, seen)
-        await s.say("Tomorrow it rains.", seconds=0.8, transcribe_input="and tomorrow")
-
+    script = two_questions(seen)
     async with (
         running_emulator(tmp_path, script=script) as emu,
         running_bot(emu, tmp_path, options_factory=greeted, caller_gone_seconds=2.0) as bot,
