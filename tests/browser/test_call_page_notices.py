@@ -154,3 +154,34 @@ async def test_notices_of_a_drop_and_a_stall_go_once_the_bot_is_back(tmp_path):
         stall_notice_shown_ms=round(at[stall_gone] - at[stalled_at]),
         most_notices_at_once=max(len(e["shown"]) for e in log),
     )
+
+
+async def test_an_error_notice_stays_after_the_call_until_the_caller_dismisses_it(tmp_path):
+    """A refused Live session (a wrong key): the bot says so and hangs up; the reason
+    stays on the page in the lobby, announced as an alert, until the caller closes it."""
+    silent = silent_wav(tmp_path / "silence.wav")
+    async with (
+        running_emulator(tmp_path, api_keys={"the-right-key"}) as emu,
+        running_bot(emu, tmp_path, api_key="a-wrong-key") as bot,
+        chromium(wav=silent) as browser,
+    ):
+        page = await browser.new_page()
+        await page.goto(bot.link())
+        await page.evaluate(RECORD_NOTICES)
+        await page.get_by_role("button", name="Join call").click()
+        error = page.get_by_role("alert").filter(has_text="cannot reach Gemini")
+        await error.wait_for(timeout=40_000)
+        # the bot hangs up once the caller has been told: back in the lobby, still shown
+        await wait_for(
+            page, "document.querySelector('#call').hidden && !window.livebot.state().inCall"
+        )
+        await error.wait_for(timeout=1_000)
+        shown = await page.evaluate(SHOWN)
+        log = await page.evaluate("window.noticeLog")
+        await page.get_by_role("button", name="Dismiss: The bot cannot reach Gemini").click()
+        await wait_for(page, "!document.querySelector('#notices .notice')", timeout=5)
+
+    assert len(shown) == 1 and "cannot reach Gemini" in shown[0], shown
+    assert all(len(e["shown"]) <= 1 for e in log), "one notice for the session at a time"
+    _, lost = first_seen(log, "cannot reach Gemini")
+    assert (lost["key"], lost["level"], lost["role"]) == ("session", "error", "alert")
