@@ -92,6 +92,15 @@ class LiveStalled:
 
 
 @dataclass(frozen=True, slots=True)
+class StallRecovered:
+    """The model answered (audio, its transcription, a tool call) after a ``LiveStalled``:
+    the stall is over, so what was said about it can go."""
+
+    waiting_for: str
+    waited_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
 class BotRestarting:
     """The server is shutting down: the call gets ``grace_seconds`` to finish."""
 
@@ -123,6 +132,7 @@ CallEvent = (
     | SessionMoved
     | SessionLost
     | LiveStalled
+    | StallRecovered
     | BotRestarting
     | TokensUsed
     | CallCapReached

@@ -10,6 +10,12 @@ next calendar events after each calendar change), which the feed sends without
 knowing what they show. Every message is held to the data channel's size limit on
 the way out (`bot.pagemessage.fit`). The feed keeps the last transcript and tool
 messages (`history`), so a caller who comes back (`bot.rejoin`) sees them again.
+
+A notice carries the `key` of the matter it is about (`session`, `stall`, `restart`,
+`cap`): the page shows one notice per key, a later one replaces it, and when the
+matter is over the feed says so - `{"type": "notice", "key": ..., "clear": true}`, or
+for a session back on its feet a short `info` ("Reconnected"), which the page lets
+fade. Errors (`SessionLost`) are never cleared: they stay until the caller acts.
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ from bot.events import (
     LossReason,
     SessionInterrupted,
     SessionLost,
+    SessionMoved,
+    StallRecovered,
     ToolState,
     TranscriptPiece,
 )
@@ -44,6 +52,7 @@ HISTORY_LIMIT = 300  # transcript and tool messages kept for a rejoining page
 KEPT = ("transcript", "tool")  # what a rejoining page is shown again
 
 RECONNECTING = "Reconnecting to Gemini…"
+RECONNECTED = "Reconnected to Gemini."
 STALLED = {
     "nudge": "Gemini is slow to answer: asking it again…",
     "move": "Gemini did not answer: reconnecting…",
@@ -58,6 +67,16 @@ CAPPED: dict[CapName, str] = {
     "tokens": "This call has reached its usage limit: the bot is saying goodbye and will hang up.",
     "minutes": "This call has reached its time limit: the bot is saying goodbye and will hang up.",
 }
+
+
+def notice(key: str, level: str, text: str) -> dict[str, Any]:
+    """A notice about the matter `key`; it replaces the page's earlier one of that key."""
+    return {"type": "notice", "key": key, "level": level, "text": text}
+
+
+def cleared(key: str) -> dict[str, Any]:
+    """The matter `key` is over: the page takes its notice away."""
+    return {"type": "notice", "key": key, "clear": True}
 
 
 def page_message(event: CallEvent) -> dict[str, Any] | None:
@@ -83,21 +102,29 @@ def page_message(event: CallEvent) -> dict[str, Any] | None:
                 "final": event.final,
             }
         case SessionInterrupted():
-            return {"type": "notice", "level": "warning", "text": RECONNECTING}
+            return notice("session", "warning", RECONNECTING)
+        case SessionMoved(reason="error"):
+            return notice("session", "info", RECONNECTED)  # after a SessionInterrupted
+        case SessionMoved():
+            # goAway, a stall or a tool update: seamless (nothing to say; a clear in case
+            # a socket broke during the move and "reconnecting" is on the page)
+            return cleared("session")
         case SessionLost():
-            return {"type": "notice", "level": "error", "text": LOST[event.reason]}
+            return notice("session", "error", LOST[event.reason])
         case LiveStalled():
             level = "warning" if event.action == "gave_up" else "info"
-            return {"type": "notice", "level": level, "text": STALLED[event.action]}
+            return notice("stall", level, STALLED[event.action])
+        case StallRecovered():
+            return cleared("stall")  # the caller hears the answer: nothing more to say
         case BotRestarting():
             text = (
                 f"The bot is restarting: this call ends within {event.grace_seconds:.0f} "
                 "seconds. Please call again in a minute."
             )
-            return {"type": "notice", "level": "warning", "text": text}
+            return notice("restart", "warning", text)
         case CallCapReached():
-            return {"type": "notice", "level": "warning", "text": CAPPED[event.limit]}
-    # ToolNotRun (the model hears the refusal), SessionMoved (seamless), TokensUsed (metrics)
+            return notice("cap", "warning", CAPPED[event.limit])
+    # ToolNotRun (the model hears the refusal), TokensUsed (metrics)
     return None
 
 

@@ -30,6 +30,8 @@ words (the handle holds the question but not an answer to it). So a caller waits
 about 1.5 x the stall time at worst.
 Each step is logged with the call id and reported as a `LiveStalled` event
 (metrics, a notice on the page); after one move per wait the watch stops and says so.
+The first model output after a reported stall is reported as `StallRecovered` (the
+page takes its notice away).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ import numpy as np
 from google.genai.types import Content, FunctionResponse, LiveServerContent, Part
 from loguru import logger
 
-from bot.events import LiveStalled, StallAction
+from bot.events import LiveStalled, StallAction, StallRecovered
 from bot.live.call_events import CallEvents
 
 SPEECH_RMS = 400.0  # int16 RMS of a 20 ms frame that is speech, not room noise
@@ -116,6 +118,7 @@ class StallWatch:
         self._quiet = 0.0  # seconds of quiet since the caller's last speech
         self._speaking = False
         self._expecting_at_loss = False
+        self._reported = False  # a LiveStalled went out and no answer has come since
 
     # ---- what the stage reports ------------------------------------------
 
@@ -150,6 +153,10 @@ class StallWatch:
         """Audio, its transcription or a tool call: the model is answering."""
         self._in_turn = True
         self._after_interrupt = False
+        if self._reported:
+            self._reported = False
+            waited = time.monotonic() - self._since
+            self._events.emit(StallRecovered(self._waiting_for, waited_seconds=waited))
         self._clear()
 
     def turn_ended(self, content: LiveServerContent) -> None:
@@ -308,6 +315,7 @@ class StallWatch:
         }[action]
         log = self._log.error if action == "gave_up" else self._log.warning
         log(f"Live stall: no answer {waited:.1f} s after the {self._waiting_for} turn: {words}")
+        self._reported = True
         self._events.emit(
             LiveStalled(action=action, waiting_for=self._waiting_for, waited_seconds=waited)
         )

@@ -29,7 +29,9 @@ def no_greeting(room: object) -> CallOptions:
 def is_notice(text: str):
     def match(m: object) -> bool:
         data = m.get("data") if isinstance(m, dict) and m.get("type") == "server-message" else None
-        return isinstance(data, dict) and data.get("type") == "notice" and text in data["text"]
+        return (
+            isinstance(data, dict) and data.get("type") == "notice" and text in data.get("text", "")
+        )
 
     return match
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from bot.admission import Admission
-from bot.events import CallEvent, LiveStalled, SessionLost, SessionMoved
+from bot.events import CallEvent, LiveStalled, SessionLost, SessionMoved, StallRecovered
 from bot.feed import page_message
 from bot.metrics import Metrics
 from gemini_emulator import LiveSession, Utterance
@@ -60,7 +60,14 @@ async def next_nudge(s: LiveSession) -> Utterance:
 
 def notices(events: list[CallEvent]) -> list[str]:
     shown = [page_message(e) for e in events]
-    return [d["text"] for d in shown if d is not None and d["type"] == "notice"]
+    return [d.get("text", "") for d in shown if d is not None and d["type"] == "notice"]
+
+
+def recovered_after_stall(events: list[CallEvent]) -> bool:
+    """The page was told the stall is over: a StallRecovered after the last LiveStalled."""
+    kinds = [type(e) for e in events]
+    last_stall = max(i for i, k in enumerate(kinds) if k is LiveStalled)
+    return StallRecovered in kinds[last_stall:]
 
 
 async def test_a_stalled_answer_is_recovered_by_a_nudge(tmp_path, speech_pcm):
@@ -92,6 +99,7 @@ async def test_a_stalled_answer_is_recovered_by_a_nudge(tmp_path, speech_pcm):
     texts = [r.body.get("text") for r in emu.received_of("realtimeInput", "text")]
     assert " " in texts
     assert any("slow to answer" in n for n in notices(watched.events))
+    assert recovered_after_stall(watched.events), "the page's stall notice goes"
     assert session.turns[-1].completed and not h.stage.lost
 
 
@@ -130,6 +138,7 @@ async def test_a_stall_the_nudge_does_not_fix_is_recovered_by_a_move(tmp_path, s
     assert not [u for u in session.utterances if u.kind == "client_content" and u.text]
     assert session.turns[-1].connection == emu.connections[-1].index
     assert any("reconnecting" in n for n in notices(watched.events))
+    assert recovered_after_stall(watched.events), "the page's stall notice goes"
     assert not h.stage.lost
 
 

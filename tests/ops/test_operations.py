@@ -131,7 +131,7 @@ async def test_draining_refuses_new_calls_tells_callers_and_ends_calls(tmp_path)
                 lambda m: (
                     m.get("type") == "server-message"
                     and m["data"].get("type") == "notice"
-                    and "restarting" in m["data"]["text"]
+                    and "restarting" in m["data"].get("text", "")
                 ),
                 timeout=5,
             )

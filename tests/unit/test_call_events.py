@@ -44,7 +44,7 @@ RUNNING = ToolState("c1", "set_light", "running", None, "NON_BLOCKING", "name='k
 DONE = ToolState("c1", "set_light", "done", "SILENT", "NON_BLOCKING")
 
 
-async def test_the_page_gets_exactly_todays_messages_for_each_event():
+async def test_the_page_gets_exactly_these_messages_for_each_event():
     page = Page()
     feed = CallFeed(page, session={"mode": "live", "message": "", "room": None})
     await feed.start()
@@ -61,7 +61,8 @@ async def test_the_page_gets_exactly_todays_messages_for_each_event():
         SessionLost("lost"),
     ):
         await feed.on_event(event)
-    # Byte for byte what the page got before the events were typed (key order too).
+    # Byte for byte what the page gets (key order too): notices carry the key of their
+    # matter, and a seamless move clears "session" (tests/unit/test_notice_keys.py).
     assert [json.dumps(m) for m in page.sent] == [
         '{"type": "session", "mode": "live", "message": "", "room": null}',
         '{"type": "tool", "call_id": "c1", "name": "set_light", "state": "running", '
@@ -70,13 +71,15 @@ async def test_the_page_gets_exactly_todays_messages_for_each_event():
         '"scheduling": "SILENT", "behavior": "NON_BLOCKING", "summary": null}',
         '{"type": "transcript", "role": "user", "text": "turn on the light", "final": false}',
         '{"type": "transcript", "role": "bot", "text": "", "final": true}',
-        '{"type": "notice", "level": "warning", "text": "Reconnecting to Gemini\\u2026"}',
-        '{"type": "notice", "level": "error", "text": "The bot is busy right now (too many '
-        'calls). Please try again in a few minutes."}',
-        '{"type": "notice", "level": "error", "text": "The bot cannot reach Gemini right now '
-        '(it was refused). Please try again later."}',
-        '{"type": "notice", "level": "error", "text": "The bot lost its connection to Gemini. '
-        'Please call again."}',
+        '{"type": "notice", "key": "session", "level": "warning", '
+        '"text": "Reconnecting to Gemini\\u2026"}',
+        '{"type": "notice", "key": "session", "clear": true}',
+        '{"type": "notice", "key": "session", "level": "error", "text": "The bot is busy '
+        'right now (too many calls). Please try again in a few minutes."}',
+        '{"type": "notice", "key": "session", "level": "error", "text": "The bot cannot '
+        'reach Gemini right now (it was refused). Please try again later."}',
+        '{"type": "notice", "key": "session", "level": "error", "text": "The bot lost its '
+        'connection to Gemini. Please call again."}',
     ]
     feed.close()
 
@@ -85,7 +88,7 @@ async def test_messages_before_the_page_is_ready_are_kept_and_sent_after_the_ses
     page = Page()
     feed = CallFeed(page, session={"mode": "live"})
     await feed.on_event(TranscriptPiece("bot", "Hello"))
-    await feed.on_event(SessionMoved("goAway", 0.1))  # not shown, so not kept
+    await feed.on_event(ToolNotRun("c2", "set_room", "no_caller_turn"))  # not shown, not kept
     await feed.send({"type": "notice", "level": "warning", "text": "restarting"})  # the server's
     assert page.sent == []
     await feed.start()

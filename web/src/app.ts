@@ -11,9 +11,9 @@ import {
   deviceMessage,
   echoMessage,
   refusalMessage,
-  type Level,
   type Message,
 } from "./messages";
+import { Notices, parseNotice } from "./notices";
 import { forget, left, pending, remember } from "./rejoin";
 import { Transcript, type Turn } from "./transcript";
 
@@ -71,6 +71,7 @@ const ui = {
   calendarEmpty: $("calendar-empty"),
   botAudio: $<HTMLAudioElement>("bot-audio"),
 };
+const notices = new Notices($("notices"));
 
 // ---------------------------------------------------------------- banners and state
 
@@ -272,10 +273,8 @@ function onServerMessage(data: unknown): void {
       if (Array.isArray(m.events)) renderCalendar(m.events as CalendarEvent[]);
       break;
     case "notice": {
-      const level = (["info", "warning", "error"].includes(String(m.level)) ? m.level : "info") as Level;
-      const text = String(m.text ?? "");
-      if (level === "info") showInfo({ level, title: "", text, retry: true });
-      else showAlert({ level, title: level === "error" ? "Problem:" : "Note:", text, retry: true });
+      const update = parseNotice(m);
+      if (update) notices.update(update);
       break;
     }
     case "transcript":
@@ -404,6 +403,7 @@ interface JoinResponse {
 async function join(): Promise<void> {
   hideAlert();
   hideInfo();
+  notices.reset();
   if (!linkToken) return showAlert(MISSING_TOKEN);
   ui.join.disabled = true;
   leaving = false;
@@ -518,6 +518,7 @@ async function endCall(message: Message | null): Promise<void> {
   setMeter(ui.micMeter, 0);
   showLobby();
   setConn("idle", "Not connected");
+  notices.callEnded();
   if (message) showAlert(message);
   else showInfo({ level: "info", title: "Call ended.", text: "Press Join call to call again.", retry: true });
 }
