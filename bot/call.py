@@ -127,6 +127,7 @@ def build_call(
             "mode": options.mode,
             "message": options.message,
             "room": {"name": room.name, "title": room.display_title} if room else None,
+            "video": sorted(options.video.sources) if options.video else [],  # the page's buttons
         },
         panels=page_panels(options.tools, room),
     )

@@ -15,6 +15,7 @@ import {
   type Message,
 } from "./messages";
 import { Transcript, type Turn } from "./transcript";
+import { CallerVideo } from "./video";
 
 const CONNECT_TIMEOUT_MS = 30_000;
 
@@ -246,6 +247,7 @@ function onServerMessage(data: unknown): void {
       const room = (m.room ?? {}) as { name?: string; title?: string };
       if (room.name || room.title) setRoom(room.title ?? "", room.name ?? pathRoom);
       if (m.mode === "echo") showInfo(echoMessage(String(m.message ?? "")));
+      video.allow(m.video); // the camera / screen buttons, if the room allows video
       break;
     }
     case "tool":
@@ -324,6 +326,7 @@ let call: Call | null = null;
 let inCall = false;
 let leaving = false;
 let connStateTimer: ReturnType<typeof setInterval> | null = null;
+const video = new CallerVideo(() => call?.transport.peerConnection ?? null, (track) => call?.media.setVideoTrack(track), showAlert);
 
 function setSpeaking(text: string, speaking: boolean): void {
   ui.speaking.textContent = text;
@@ -486,6 +489,7 @@ function watchConnection(): void {
 }
 
 async function releaseCall(): Promise<void> {
+  await video.reset();
   const current = call;
   call = null;
   if (!current) return;
@@ -596,6 +600,7 @@ window.addEventListener("pagehide", () => {
     ice: call?.transport.peerConnection?.iceConnectionState ?? null,
     mic: call?.transport.peerConnection?.getTransceivers()[0]?.sender.track?.readyState ?? null,
   }),
+  video: () => video.state(),
   /** Do what the transport does when ICE fails: a new peer connection offered with restart_pc. */
   restartConnection: () => (call?.transport as unknown as { attemptReconnection(recreate: boolean): Promise<void> } | undefined)?.attemptReconnection(true),
 };
