@@ -105,6 +105,11 @@ async def test_the_camera_reaches_the_bot_once_a_second_and_stops_when_turned_of
         assert session.video_frames == []
         assert not await visible(page, "#seeing") and not await visible(page, "#preview")
 
+        assert (await page.evaluate("window.livebot.video()"))["allowed"] == ["camera", "screen"]
+        await page.evaluate(
+            "window.__pc = window.livebot.peerConnection();"
+            "window.__mic = window.__pc.getTransceivers()[0].sender.track"
+        )
         await camera_button.click()
         await page.get_by_role("button", name="Stop camera").wait_for()
         assert await page.locator("#seeing").inner_text() == "The bot can see your camera"
@@ -138,6 +143,11 @@ async def test_the_camera_reaches_the_bot_once_a_second_and_stops_when_turned_of
         assert len(session.video_frames) == stopped, "frames after the camera was turned off"
         assert session.connections[-1].audio_bytes > audio_off  # the call goes on
         assert (await page.evaluate("window.livebot.state()"))["mic"] == "live"
+        # On and off on the same peer connection, the microphone's sender untouched.
+        assert await page.evaluate(
+            "window.livebot.peerConnection() === window.__pc &&"
+            " window.__pc.getTransceivers()[0].sender.track === window.__mic"
+        )
 
     # What reached the session was the caller's camera: JPEG, its size, its colour.
     for f in frames:
@@ -238,3 +248,61 @@ async def test_a_room_without_video_has_no_camera_buttons_and_no_camera_permissi
             )
             == "NotAllowedError"
         )
+
+
+PHONE_SPY = """
+window.__asked = [];
+const original = MediaDevices.prototype.getUserMedia;
+MediaDevices.prototype.getUserMedia = function (constraints) {
+  window.__asked.push(constraints.video || null);
+  return original.call(this, constraints);
+};
+"""
+
+
+async def test_on_a_phone_the_back_camera_can_be_chosen_and_video_survives_a_restart(tmp_path):
+    camera = camera_y4m(tmp_path / "blue.y4m", BLUE)
+    args = [f"--use-file-for-fake-video-capture={camera}"]
+    async with (
+        running_emulator(tmp_path) as emu,
+        running_bot(emu, tmp_path, env={"LIVE_VIDEO": "camera"}) as bot,
+        chromium(wav=silence_wav(tmp_path / "quiet.wav"), extra_args=args) as browser,
+    ):
+        context = await browser.new_context(
+            viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+        )
+        page = await context.new_page()
+        await page.add_init_script(PHONE_SPY)
+        await page.goto(bot.link("lobby"))
+        await page.get_by_role("button", name="Join call").click()
+        await page.wait_for_selector("#conn[data-state=connected]", timeout=40_000)
+        await page.get_by_role("button", name="Camera", exact=True).wait_for(timeout=20_000)
+        assert not await visible(page, "#screen")  # this room allows the camera only
+        await page.get_by_label("Which camera").select_option("environment")
+        await page.get_by_role("button", name="Camera", exact=True).click()
+        await page.get_by_role("button", name="Stop camera").wait_for()
+        video_asks = [a for a in await page.evaluate("window.__asked") if a]
+        assert video_asks[-1]["facingMode"] == "environment"
+        assert await page.get_attribute("#preview-video", "data-mirror") == "false"
+        session = emu.sessions[0]
+        await emu.wait_for(lambda: len(session.video_frames) >= 2, timeout=30)
+        await screenshot(page, "call-camera-phone")
+
+        # The network drops: the transport's new peer connection sends the camera too.
+        await page.evaluate("window.__pc = window.livebot.peerConnection()")
+        await page.evaluate("window.livebot.restartConnection()")
+        await wait_for(
+            page,
+            "window.livebot.peerConnection() !== window.__pc"
+            " && window.livebot.state().ice === 'connected'",
+        )
+        before = len(session.video_frames)
+        await emu.wait_for(lambda: len(session.video_frames) >= before + 2, timeout=30)
+        assert (await page.evaluate("window.livebot.video()"))["sending"] == "live"
+
+        # Back to the front camera while it is on: a new capture, mirrored preview.
+        await page.get_by_label("Which camera").select_option("user")
+        await wait_for(page, "window.__asked.filter(a => a).at(-1).facingMode === 'user'")
+        await wait_for(page, "document.querySelector('#preview-video').dataset.mirror === 'true'")
+        assert (await page.evaluate("window.livebot.video()"))["source"] == "camera"
+        await context.close()

@@ -601,6 +601,8 @@ window.addEventListener("pagehide", () => {
     mic: call?.transport.peerConnection?.getTransceivers()[0]?.sender.track?.readyState ?? null,
   }),
   video: () => video.state(),
+  /** The current peer connection object, so a test can tell it was not replaced. */
+  peerConnection: () => call?.transport.peerConnection ?? null,
   /** Do what the transport does when ICE fails: a new peer connection offered with restart_pc. */
   restartConnection: () => (call?.transport as unknown as { attemptReconnection(recreate: boolean): Promise<void> } | undefined)?.attemptReconnection(true),
 };
