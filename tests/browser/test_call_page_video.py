@@ -75,6 +75,15 @@ async def name_the_colour(s: LiveSession) -> None:
         await s.say(f"I see {seen}.", seconds=1.0)
 
 
+async def seen(emu, session, wanted, timeout: float = 30.0) -> None:
+    """Wait for a frame `wanted` accepts; on a timeout say which frames did arrive."""
+    try:
+        await emu.wait_for(lambda: any(wanted(f) for f in session.video_frames), timeout=timeout)
+    except TimeoutError:
+        got = [(f.width, f.height, f.mean_rgb) for f in session.video_frames]
+        raise AssertionError(f"no such frame; the session got {got}") from None
+
+
 async def visible(page, selector: str) -> bool:
     return await page.locator(selector).is_visible()
 
@@ -151,7 +160,9 @@ async def test_the_camera_reaches_the_bot_once_a_second_and_stops_when_turned_of
 
     # What reached the session was the caller's camera: JPEG, its size, its colour.
     for f in frames:
-        assert f.mime_type == "image/jpeg" and (f.width, f.height) == (WIDTH, HEIGHT)
+        # The camera's 640x480 (or less, if the browser's encoder lowered it under load).
+        assert f.mime_type == "image/jpeg" and f.width and f.height and f.width <= WIDTH
+        assert abs(f.width / f.height - WIDTH / HEIGHT) < 0.05, (f.width, f.height)
         assert f.mean_rgb and colour_name(f.mean_rgb) == "blue", f.mean_rgb
         assert all(abs(a - b) <= 30 for a, b in zip(f.mean_rgb, BLUE, strict=True)), f.mean_rgb
     # At most one a second (by the session's own clock of when each arrived; +1 for jitter).
@@ -162,10 +173,12 @@ async def test_the_camera_reaches_the_bot_once_a_second_and_stops_when_turned_of
 async def test_the_screen_is_shared_where_the_browser_can(tmp_path):
     """Headless Chromium with its fake devices and fake picker shares a 1280x720 test
     screen; the bot scales it to MEDIUM's 768 px and sends it like the camera."""
+    camera = camera_y4m(tmp_path / "blue.y4m", BLUE)
+    args = [f"--use-file-for-fake-video-capture={camera}"]
     async with (
         running_emulator(tmp_path) as emu,
         running_bot(emu, tmp_path, **BOTH) as bot,
-        chromium(wav=silence_wav(tmp_path / "quiet.wav")) as browser,
+        chromium(wav=silence_wav(tmp_path / "quiet.wav"), extra_args=args) as browser,
     ):
         page = await browser.new_page()
         await page.goto(bot.link("lobby"))
@@ -177,12 +190,17 @@ async def test_the_screen_is_shared_where_the_browser_can(tmp_path):
         session = emu.sessions[0]
         await emu.wait_for(lambda: len(session.video_frames) >= 1, timeout=30)
         first = session.video_frames[0]
-        assert (first.mime_type, first.width, first.height) == ("image/jpeg", 768, 432)
+        # Chromium's 1280x720 test screen, scaled to fit MEDIUM's 768 px (or less, if the
+        # browser's encoder lowered the resolution under load): 16:9, never bigger.
+        assert first.mime_type == "image/jpeg" and first.width and first.height
+        assert first.width <= 768 and abs(first.width / first.height - 16 / 9) < 0.05
         # From screen to camera: the same sender, the screen's capture ends.
         await page.get_by_role("button", name="Camera", exact=True).click()
         await page.get_by_role("button", name="Stop camera").wait_for()
         assert await page.get_by_role("button", name="Share screen").is_visible()
-        await emu.wait_for(lambda: any(f.width == 640 for f in session.video_frames), timeout=30)
+        await seen(emu, session, lambda f: bool(f.mean_rgb) and colour_name(f.mean_rgb) == "blue")
+        # The first frames were Chromium's test screen, not the (blue) camera.
+        assert first.mean_rgb and colour_name(first.mean_rgb) != "blue"
         await page.get_by_role("button", name="Stop camera").click()
         assert (await page.evaluate("window.livebot.video()"))["source"] is None
 
