@@ -146,6 +146,7 @@ def build_call(
         "message": options.message,
         "room": {"name": room.name, "title": room.display_title} if room else None,
         "rejoined": rejoin is not None,
+        "video": sorted(options.video.sources) if options.video else [],  # the page's buttons
     }
     if secret is not None:  # the page keeps it to come back (bot/rejoin.py)
         session["rejoin"] = {"secret": secret, "seconds": options.rejoin_seconds}

@@ -12,9 +12,8 @@ packages read theirs (`bot.settings` is at its size limit and being split; the
 `Settings.video` field belongs there once it is). It is called once at start, so a
 wrong value stops the bot with the same message style as every other setting.
 
-Which models take video: the robustness issue's model table (bot/live/models.py,
-another change) is the place for it; until it lands `VIDEO_MODELS` below is the one
-check, and must move there.
+Which models take video, and which `media_resolution` values: the model table
+(`bot.live.models`, `Capabilities.video_input` and `.media_resolutions`).
 """
 
 from __future__ import annotations
@@ -24,6 +23,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from bot.live.models import FAMILIES, Backend, capabilities
 from tools.env import EnvReader
 
 if TYPE_CHECKING:
@@ -47,8 +47,6 @@ MAX_SIDE = {MediaResolution.LOW: 384, MediaResolution.MEDIUM: 768, MediaResoluti
 SOURCES = {"off": frozenset(), "camera": frozenset({"camera"}), "screen": frozenset({"screen"})}
 SOURCES["both"] = SOURCES["camera"] | SOURCES["screen"]
 
-# Models that take realtime video (to join the model table, bot/live/models.py).
-VIDEO_MODELS = ("gemini-3.8-live", "gemini-2.5-flash-native-audio", "gemini-3.1-flash-native-audio")
 ROOM_KEY = "video"  # the room's `toolsets.video.sources`
 
 
@@ -65,9 +63,13 @@ class VideoSettings:
         return MAX_SIDE[self.resolution]
 
 
-def model_takes_video(model: str) -> bool:
-    name = model.removeprefix("models/")
-    return any(name.startswith(m) for m in VIDEO_MODELS)
+def model_takes_video(model: str, backend: Backend = Backend.DEVELOPER) -> bool:
+    return capabilities(model, backend).video_input
+
+
+def video_families() -> list[str]:
+    """The model families (the table's) that take video, for messages."""
+    return list(dict.fromkeys(dev.family for _, dev, _ in FAMILIES if dev.video_input))
 
 
 def _sources(raw: str | None, name: str) -> tuple[frozenset[str] | None, str | None]:
@@ -77,17 +79,25 @@ def _sources(raw: str | None, name: str) -> tuple[frozenset[str] | None, str | N
     return None, f"{name}={raw!r}: set it to off, camera, screen or both."
 
 
-def read_video_settings(r: EnvReader, model: str, compression: bool) -> VideoSettings:
+def read_video_settings(
+    r: EnvReader, model: str, compression: bool, backend: Backend = Backend.DEVELOPER
+) -> VideoSettings:
     """The video settings; problems go to `r.problems` with what to set instead."""
     sources, problem = _sources(r.str("LIVE_VIDEO"), "LIVE_VIDEO")
     if problem:
         r.problems.append(problem)
     fps = r.float("LIVE_VIDEO_FPS", 1.0, lo=0.05, hi=1.0)
     resolution = r.choice("LIVE_MEDIA_RESOLUTION", MediaResolution, MediaResolution.MEDIUM)
-    if sources and not model_takes_video(model):
+    caps = capabilities(model, backend)
+    if sources and not caps.video_input:
         r.problems.append(
             f"LIVE_VIDEO={r.str('LIVE_VIDEO')}: the model {model} does not take video input; "
-            f"set LIVE_VIDEO=off or LIVE_MODEL to one of {', '.join(VIDEO_MODELS)}."
+            f"set LIVE_VIDEO=off or LIVE_MODEL to a {' / '.join(video_families())} model."
+        )
+    elif sources and resolution and resolution.value not in caps.media_resolutions:
+        r.problems.append(
+            f"LIVE_MEDIA_RESOLUTION={resolution.value}: {model} takes "
+            f"{', '.join(caps.media_resolutions)}; set one of those."
         )
     if sources and not compression:
         r.problems.append(
@@ -116,7 +126,8 @@ def video_settings(settings: Settings) -> VideoSettings:
     from bot.settings import SettingsError
 
     r = EnvReader(settings.env)
-    video = read_video_settings(r, settings.live.model, settings.live.context_compression)
+    live = settings.live
+    video = read_video_settings(r, live.model, live.context_compression, live.backend)
     if r.problems:
         raise SettingsError(r.problems)
     return video

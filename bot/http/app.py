@@ -130,7 +130,8 @@ async def security_headers(request: Request, call_next: RequestResponseEndpoint)
     # Room links carry their token in the URL: never send it on as a referrer.
     headers.setdefault("Referrer-Policy", "no-referrer")
     headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Permissions-Policy", "microphone=(self), camera=(), geolocation=()")
+    # The room page sets its own (camera / screen where the room allows video).
+    headers.setdefault("Permissions-Policy", pages.permissions_policy())
     if headers.get("content-type", "").startswith("text/html"):
         headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     if not request.url.path.startswith("/static/"):

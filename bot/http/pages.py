@@ -19,6 +19,7 @@ from bot import links
 from bot.http.deps import RoomsDep, SecretDep, SettingsDep
 from bot.http.errors import STATUS_FOR
 from bot.rooms import DEFAULT_ROOM
+from bot.video_settings import room_video
 
 WEB_DIST = Path(str(resources.files("bot.web"))) / "dist"
 
@@ -44,6 +45,14 @@ def message_page(status: int, title: str, message: str, hint: str = "") -> HTMLR
     return HTMLResponse(html, status_code=status)
 
 
+def permissions_policy(video: frozenset[str] = frozenset()) -> str:
+    """The browser features the page may use: the microphone always, the camera and screen
+    capture only for the page itself and only where the room lets callers show the bot."""
+    camera = "(self)" if "camera" in video else "()"
+    screen = "(self)" if "screen" in video else "()"
+    return f"microphone=(self), camera={camera}, display-capture={screen}, geolocation=()"
+
+
 def mount_assets(app: FastAPI) -> None:
     """The page's scripts and styles under `/static` (if the page is built)."""
     if WEB_DIST.is_dir():
@@ -62,7 +71,9 @@ async def home(settings: SettingsDep, secret: SecretDep, rooms: RoomsDep) -> Res
 
 
 @router.get("/r/{room}", include_in_schema=False)
-async def room_page(room: str, secret: SecretDep, rooms: RoomsDep, t: str = "") -> Response:
+async def room_page(
+    room: str, settings: SettingsDep, secret: SecretDep, rooms: RoomsDep, t: str = ""
+) -> Response:
     try:
         claims = links.verify(secret, "link", t)
         if claims.room != room:
@@ -72,11 +83,13 @@ async def room_page(room: str, secret: SecretDep, rooms: RoomsDep, t: str = "") 
         title = "This link has expired" if e.reason == "expired" else "This link does not work"
         return message_page(status, title, str(e), "Ask whoever sent it for a new link.")
     try:
-        rooms.room_for(claims)
+        found = rooms.room_for(claims)
     except links.TokenError as e:
         if e.reason == "unknown_room":
             return message_page(404, "No such room", str(e), "Check the link.")
         return message_page(
             STATUS_FOR[e.reason], "This link does not work", str(e), "Ask for a new link."
         )
-    return HTMLResponse((WEB_DIST / "index.html").read_text())
+    page = HTMLResponse((WEB_DIST / "index.html").read_text())
+    page.headers["Permissions-Policy"] = permissions_policy(room_video(settings, found))
+    return page

@@ -43,6 +43,10 @@ What the table says, and where it comes from (Google's pages unless said):
 - Vertex AI before 3.8: NON_BLOCKING declarations and a response's `scheduling` break
   tool calling (Pipecat's `gemini_live/vertex/llm.py`).
 
+- Video input (`realtimeInput.video`, JPEG frames at about one a second, with
+  `media_resolution` LOW / MEDIUM / HIGH): every 3.8 Live, 3.1 Flash Live and 2.5 native
+  audio page lists it; half-cascade and unknown ids are not given video here.
+
 Where the docs are silent we take the conservative side: transcription language hints
 (`language_codes`) only for 3.8, `custom_vocabulary` only on Vertex AI's 3.8; temperature,
 top_p, activity handling and turn coverage (generation and realtime-input config every
@@ -56,6 +60,9 @@ import re
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING
+
+from bot.live.model_ids import bare_model_id as bare_model_id
+from bot.live.model_ids import normalized_model as normalized_model
 
 if TYPE_CHECKING:
     from bot.live_settings import LiveSettings
@@ -99,7 +106,8 @@ class Capabilities:
     non_blocking: bool = False  # NON_BLOCKING declarations, scheduling, will_continue
     transcription_languages: bool = False  # AudioTranscriptionConfig.language_codes
     custom_vocabulary: bool = False  # AudioTranscriptionConfig.custom_vocabulary
-    media_resolution: bool = True
+    video_input: bool = False  # realtime video (JPEG frames): what LIVE_VIDEO needs
+    media_resolutions: tuple[str, ...] = ()  # LIVE_MEDIA_RESOLUTION values, with video
     turn_coverage: bool = True
     turn_coverage_default: str = "TURN_INCLUDES_ONLY_ACTIVITY"
     activity_handling: bool = True
@@ -108,8 +116,11 @@ class Capabilities:
     known: bool = True
 
 
+RESOLUTIONS = ("low", "medium", "high")  # Gemini's media_resolution, LOW / MEDIUM / HIGH
 _LIVE_38 = Capabilities(
     family="Gemini 3.8 Live",
+    video_input=True,
+    media_resolutions=RESOLUTIONS,
     affective_dialog=Support.REMOVED,
     proactive_audio=Support.ALWAYS_ON,
     non_blocking=True,
@@ -124,11 +135,15 @@ _LIVE_38_THINKING = replace(
 )
 _FLASH_LIVE_31 = Capabilities(
     family="Gemini 3.1 Flash Live",
+    video_input=True,
+    media_resolutions=RESOLUTIONS,
     thinking_levels=("MINIMAL", "LOW", "MEDIUM", "HIGH"),
     turn_coverage_default="TURN_INCLUDES_AUDIO_ACTIVITY_AND_ALL_VIDEO",
 )
 _NATIVE_AUDIO_25 = Capabilities(
     family="Gemini 2.5 Flash native audio",
+    video_input=True,
+    media_resolutions=RESOLUTIONS,
     thinking_budget=True,
     affective_dialog=Support.V1ALPHA,
     proactive_audio=Support.V1ALPHA,
@@ -174,12 +189,6 @@ FAMILIES: tuple[tuple[re.Pattern[str], Capabilities, Capabilities], ...] = (
 )
 
 
-def bare_model_id(model: str) -> str:
-    """`gemini-3.8-live` from any of its spellings (`models/…`, `publishers/google/models/…`,
-    `projects/p/locations/l/publishers/google/models/…`, `google/…`)."""
-    return model.rsplit("/", 1)[-1]
-
-
 def capabilities(model: str, backend: Backend) -> Capabilities:
     """The table's row for this model on this backend (`UNKNOWN` if no family matches)."""
     bare = bare_model_id(model)
@@ -187,34 +196,6 @@ def capabilities(model: str, backend: Backend) -> Capabilities:
         if pattern.search(bare):
             return vertex if backend is Backend.VERTEX else developer
     return UNKNOWN
-
-
-def normalized_model(
-    model: str, backend: Backend, project: str | None = None, location: str | None = None
-) -> str:
-    """The model id in the form its backend takes.
-
-    Developer API: `models/{id}`. Vertex AI: the full resource name
-    `projects/{p}/locations/{l}/publishers/{publisher}/models/{id}` (what google-genai's
-    `t_model` and live `connect` build from `google/{id}` or a bare id; a name that
-    already starts with `projects/` is kept).
-    """
-    if backend is Backend.DEVELOPER:
-        if model.startswith(("models/", "tunedModels/")):
-            return model
-        return f"models/{bare_model_id(model)}"
-    if model.startswith("projects/"):
-        return model
-    publisher = "google"
-    parts = model.split("/")
-    if model.startswith("publishers/") and len(parts) >= 4:
-        publisher = parts[1]
-    elif len(parts) == 2 and parts[0] != "models":
-        publisher = parts[0]
-    name = f"publishers/{publisher}/models/{bare_model_id(model)}"
-    if project and location:
-        return f"projects/{project}/locations/{location}/{name}"
-    return name
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -50,9 +50,14 @@ def mic_wav(speech: Callable[..., Path], text: str) -> Path:
 
 @asynccontextmanager
 async def chromium(
-    *, wav: Path | None = None, fake_ui: bool = True, fake_devices: bool = True
+    *,
+    wav: Path | None = None,
+    fake_ui: bool = True,
+    fake_devices: bool = True,
+    extra_args: Sequence[str] = (),
 ) -> AsyncIterator[object]:
-    """A headless Chromium; `wav` is what its fake microphone says (once, then silence)."""
+    """A headless Chromium; `wav` is what its fake microphone says (once, then silence);
+    `extra_args` are more Chromium switches (e.g. a fake camera's file)."""
     import playwright.async_api as playwright_api
 
     if not CHROMIUM:
@@ -66,6 +71,7 @@ async def chromium(
         args.append("--use-fake-device-for-media-stream")
     if wav is not None:
         args.append(f"--use-file-for-fake-audio-capture={wav}%noloop")
+    args.extend(extra_args)
     async with playwright_api.async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=args, headless=True)
         try:

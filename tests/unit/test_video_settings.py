@@ -51,3 +51,23 @@ def test_a_room_can_narrow_video_but_not_widen_it():
     assert room_video(on, Room(name="a", toolsets={"video": {"sources": "bogus"}})) == set()
     off = settings()
     assert room_video(off, Room(name="a", toolsets={"video": {"sources": "both"}})) == set()
+
+
+def test_the_model_table_says_which_models_take_video_and_at_what_resolution():
+    from bot.live.models import Backend, capabilities
+
+    for model in (
+        "gemini-3.8-live",
+        "gemini-3.8-live-extended-thinking",
+        "gemini-3.1-flash-live-preview",
+        "gemini-2.5-flash-native-audio-preview-12-2025",
+    ):
+        for backend in Backend:
+            caps = capabilities(model, backend)
+            assert caps.video_input and caps.media_resolutions == ("low", "medium", "high")
+    assert not capabilities("gemini-2.0-flash-live-001", Backend.DEVELOPER).video_input
+    with pytest.raises(SettingsError) as e:
+        video_settings(settings(LIVE_VIDEO="screen", LIVE_MODEL="gemini-live-2.5-flash"))
+    assert "set LIVE_VIDEO=off or LIVE_MODEL to a Gemini 3.8 Live" in str(e.value)
+    live31 = settings(LIVE_VIDEO="both", LIVE_MODEL="gemini-3.1-flash-live-preview")
+    assert video_settings(live31).sources == {"camera", "screen"}

@@ -16,6 +16,7 @@ import {
 import { Notices, parseNotice } from "./notices";
 import { forget, left, pending, remember } from "./rejoin";
 import { Transcript, type Turn } from "./transcript";
+import { CallerVideo } from "./video";
 
 const CONNECT_TIMEOUT_MS = 30_000;
 
@@ -251,6 +252,7 @@ function onServerMessage(data: unknown): void {
       const rejoin = m.rejoin as { secret?: unknown; seconds?: unknown } | undefined;
       if (linkToken && typeof rejoin?.secret === "string") remember(linkToken, rejoin.secret, Number(rejoin.seconds) || 0);
       if (m.rejoined === true) showInfo({ level: "info", title: "Welcome back:", text: "the call goes on where you left it.", retry: false });
+      video.allow(m.video); // the camera / screen buttons, if the room allows video
       break;
     }
     case "tool":
@@ -327,6 +329,7 @@ let call: Call | null = null;
 let inCall = false;
 let leaving = false;
 let connStateTimer: ReturnType<typeof setInterval> | null = null;
+const video = new CallerVideo(() => call?.transport.peerConnection ?? null, (track) => call?.media.setVideoTrack(track), showAlert);
 
 function setSpeaking(text: string, speaking: boolean): void {
   ui.speaking.textContent = text;
@@ -496,6 +499,7 @@ function watchConnection(): void {
 }
 
 async function releaseCall(): Promise<void> {
+  await video.reset();
   const current = call;
   call = null;
   if (!current) return;
@@ -609,6 +613,9 @@ window.addEventListener("pagehide", () => {
     ice: call?.transport.peerConnection?.iceConnectionState ?? null,
     mic: call?.transport.peerConnection?.getTransceivers()[0]?.sender.track?.readyState ?? null,
   }),
+  video: () => video.state(),
+  /** The current peer connection object, so a test can tell it was not replaced. */
+  peerConnection: () => call?.transport.peerConnection ?? null,
   /** Do what the transport does when ICE fails: a new peer connection offered with restart_pc. */
   restartConnection: () => (call?.transport as unknown as { attemptReconnection(recreate: boolean): Promise<void> } | undefined)?.attemptReconnection(true),
 };

@@ -65,6 +65,7 @@ const LOCAL: { id: string; name: string; local: boolean } = { id: "local", name:
 
 export class LocalMediaManager extends MediaManager {
   private stream: MediaStream | null = null;
+  private videoTrack: MediaStreamTrack | null = null;
   private micId = "";
   private selected: MediaDeviceInfo | Record<string, never> = {};
   private audioContext: AudioContext | null = null;
@@ -150,9 +151,15 @@ export class LocalMediaManager extends MediaManager {
     return false;
   }
 
+  /** The caller's camera or screen track (web/src/video.ts), so an ICE restart sends it again. */
+  setVideoTrack(track: MediaStreamTrack | null): void {
+    this.videoTrack = track;
+  }
+
   tracks(): Tracks {
     const audio = this.liveTrack();
-    return { local: audio ? { audio } : {} };
+    const video = this.videoTrack?.readyState === "live" ? this.videoTrack : undefined;
+    return { local: { ...(audio ? { audio } : {}), ...(video ? { video } : {}) } };
   }
 
   private liveTrack(): MediaStreamTrack | undefined {
