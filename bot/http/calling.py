@@ -38,6 +38,7 @@ from bot.http.ice import (
     sdp_ufrag,
 )
 from bot.http.models import Answer, Candidate, Offer
+from bot.http.routing import CallRoutes
 from bot.http.sdp import OfferError, check_offer
 from bot.http.tickets import CallBinding, Tickets
 from bot.http.used_tickets import UsedTickets
@@ -73,6 +74,7 @@ class Calling:
         self.tickets = Tickets(
             secret, settings.max_candidates_per_call, settings.candidate_patches_per_minute, used
         )
+        self.routes = CallRoutes(settings, secret, gate.shared, self.tickets)  # many instances
         self.relay = RelayAddresses(settings.turn_relay_addresses, settings.turn_urls)
         self.ending: set[asyncio.Task] = set()  # closing the connections of calls that ended
 
@@ -85,6 +87,7 @@ class Calling:
         if self.ending:
             await asyncio.wait(list(self.ending), timeout=1)
         await self.connections.close()
+        await self.routes.close()
 
     async def candidate_policy(self) -> CandidatePolicy:
         if self.settings.ice_transport_policy != "relay":
