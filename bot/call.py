@@ -14,6 +14,7 @@ in progress hears as a gap, and ~8 MiB per call, for an analyser that never runs
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -45,6 +46,7 @@ from bot.media.formats import BOT_AUDIO, CALLER_AUDIO
 from bot.media.video_in import VideoIn, caller_video
 from bot.metrics import Metrics
 from bot.pagemessage import bound_page_messages
+from bot.rejoin import ParkedCall, new_secret, secret_key
 from bot.rooms import Room
 from bot.settings import LiveSettings
 from bot.video_settings import VideoSettings
@@ -77,6 +79,8 @@ class CallOptions:
     # End the call after this long without any caller audio packet (None: never).
     caller_gone_seconds: float | None = DEFAULT_CALLER_GONE_SECONDS
     video: VideoSettings | None = None  # what the caller may show (None: audio only)
+    rejoin_seconds: float = 0.0  # a caller who leaves may come back this long (0: off)
+    rejoin: ParkedCall | None = None  # this call is a caller coming back (bot/rejoin.py)
 
 
 @dataclass
@@ -90,6 +94,21 @@ class Call:
     metrics: Metrics | None = None
     outcome: str | None = None  # set by whoever ends the call early (e.g. "shutdown")
     video: VideoIn | None = None  # the caller's camera / screen into the session
+    room: str = ""
+    rejoin_key: str | None = None  # the key of its rejoin secret (None: no rejoin)
+    caller_left: bool = False  # the caller's connection went (not the bot's doing)
+    park: Callable[[str, ParkedCall], Awaitable[None]] | None = None  # set by the server
+
+    def parked(self) -> ParkedCall | None:
+        """What a caller who left may come back to; None if they may not (rejoin off,
+        or the bot ended the call: shut down, lost the session, reached a cap)."""
+        if not self.caller_left or self.rejoin_key is None or self.outcome == "shutdown":
+            return None
+        if self.stage.lost or self.stage.hung_up is not None:
+            return None
+        transcript = [(str(role), text) for role, text in self.stage.transcript.pieces()]
+        room = self.room
+        return ParkedCall(room, self.stage.resumption_handle, transcript, list(self.feed.history))
 
 
 def build_call(
@@ -121,14 +140,20 @@ def build_call(
     async def to_page(data: dict[str, Any]) -> None:
         await task_ref[0].rtvi.send_server_message(data)
 
+    rejoin, secret = options.rejoin, new_secret() if options.rejoin_seconds > 0 else None
+    session: dict[str, Any] = {
+        "mode": options.mode,
+        "message": options.message,
+        "room": {"name": room.name, "title": room.display_title} if room else None,
+        "rejoined": rejoin is not None,
+    }
+    if secret is not None:  # the page keeps it to come back (bot/rejoin.py)
+        session["rejoin"] = {"secret": secret, "seconds": options.rejoin_seconds}
     feed = CallFeed(
         to_page,
-        session={
-            "mode": options.mode,
-            "message": options.message,
-            "room": {"name": room.name, "title": room.display_title} if room else None,
-        },
+        session=session,
         panels=page_panels(options.tools, room),
+        restored=rejoin.page if rejoin else (),
     )
     events = fan_out(
         feed.on_event,
@@ -144,11 +169,13 @@ def build_call(
         room=room_info(room),
         on_interrupted=lambda: flush_output(connection),
         on_event=events,
-        inference_on_context_initialization=bool(options.greeting),
+        inference_on_context_initialization=bool(options.greeting) and rejoin is None,
         media_resolution=options.video.resolution if options.video else None,
     )
     context = LLMContext()
-    if options.greeting:
+    if rejoin is not None:  # the same conversation goes on: no second greeting
+        stage.rejoined(rejoin.handle, rejoin.transcript)
+    elif options.greeting:
         context.add_message({"role": "developer", "content": options.greeting})
     user_aggregator, assistant_aggregator = LLMContextAggregatorPair(
         context,
@@ -187,18 +214,35 @@ def build_call(
     @transport.event_handler("on_client_disconnected")
     async def on_client_disconnected(_transport, _client) -> None:
         logger.info("caller left")
+        call.caller_left = True
         feed.close()
         await task.cancel()
 
     call = Call(call_id=call_id, task=task, stage=stage, feed=feed, metrics=options.metrics)
+    call.room = room.name if room else ""
+    call.rejoin_key = secret_key(secret) if secret is not None else None
     call.video = caller_video(connection, stage.outbound.video, options.video, call_id)
 
     def caller_gone(reason: str) -> None:  # "caller_gone" or "never_connected"
         call.outcome = call.outcome or reason
+        call.caller_left = reason == "caller_gone"
         feed.close()
 
     watchdog.on_gone = caller_gone
     return call
+
+
+async def park(call: Call) -> None:
+    """The caller left: keep the call for their rejoin (its Live socket is closed now)."""
+    parked = call.parked()
+    if parked is None or call.park is None or call.rejoin_key is None:
+        return
+    try:
+        await call.park(call.rejoin_key, parked)
+    except Exception as e:  # the shared state away: the caller gets a new call instead
+        logger.warning(f"call not parked for a rejoin: {e}")
+        return
+    logger.info(f"call parked for a rejoin (resumable: {parked.handle is not None})")
 
 
 def room_info(room: Room | None) -> RoomInfo | None:
@@ -250,6 +294,7 @@ async def run_call(call: Call) -> None:
             if call.video is not None:
                 await call.video.stop()
             call.feed.close()
+            await park(call)
             outcome = call.outcome or ("live_lost" if call.stage.lost else "ended")
             seconds = time.monotonic() - started
             if call.metrics:

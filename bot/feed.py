@@ -8,12 +8,14 @@ breaks or is lost: they live here, not in the stage), and the toolsets' page
 panels (`tools.toolset.PagePanel`: e.g. the room's lights on every change, the
 next calendar events after each calendar change), which the feed sends without
 knowing what they show. Every message is held to the data channel's size limit on
-the way out (`bot.pagemessage.fit`).
+the way out (`bot.pagemessage.fit`). The feed keeps the last transcript and tool
+messages (`history`), so a caller who comes back (`bot.rejoin`) sees them again.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import Any
@@ -38,6 +40,8 @@ from tools.toolset import PagePanel
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 EARLY_LIMIT = 100  # messages kept for a page that is not ready yet
 CHANGE_DEBOUNCE_SECONDS = 0.05  # a panel's burst of changes becomes one snapshot
+HISTORY_LIMIT = 300  # transcript and tool messages kept for a rejoining page
+KEPT = ("transcript", "tool")  # what a rejoining page is shown again
 
 RECONNECTING = "Reconnecting to Gemini…"
 STALLED = {
@@ -106,10 +110,14 @@ class CallFeed:
         *,
         session: dict[str, Any],
         panels: Sequence[PagePanel] = (),
+        restored: Sequence[dict[str, Any]] = (),
     ):
         self._send = send
         self._session = session
         self._panels = list(panels)
+        # What the page showed before the caller left and came back: sent again first.
+        self.history: deque[dict[str, Any]] = deque(restored, maxlen=HISTORY_LIMIT)
+        self._restored = list(self.history)
         self._unsubscribe: list[Callable[[], None]] = []
         self._pending: set[int] = set()  # panels with a snapshot on its way
         self._tasks: set[asyncio.Task] = set()
@@ -121,6 +129,9 @@ class CallFeed:
         """The caller's page is ready: send what it shows from the start, then follow changes."""
         self.ready = True
         await self.send({"type": "session", **self._session})
+        restored, self._restored = self._restored, []
+        for data in restored:
+            await self.send({**data, "restored": True})
         early, self._early = self._early, []
         for data in early:
             await self.send(data)
@@ -164,6 +175,8 @@ class CallFeed:
         data = page_message(event)
         if data is None:
             return
+        if data["type"] in KEPT:
+            self.history.append(data)
         await self.send(data)
         if isinstance(event, ToolState) and event.state == "done":
             for panel in self._panels:

@@ -88,6 +88,7 @@ class Settings:
     candidate_patches_per_minute: float = 60.0
     max_calls: int = 20
     caller_gone_seconds: float = 8.0
+    rejoin_seconds: float = 120.0  # a caller who left may come back this long (bot/rejoin.py)
     shutdown_grace_seconds: float = 30.0
     trusted_proxies: str = "127.0.0.1"
     # Shared state across instances (bot/shared): unset = this host's files and memory.
@@ -238,6 +239,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ),
         max_calls=r.int("MAX_CALLS", 20, lo=1, hi=10000) or 20,
         caller_gone_seconds=r.float("CALLER_GONE_SECONDS", 8.0, lo=0.0, hi=3600.0),
+        rejoin_seconds=r.float("REJOIN_SECONDS", 120.0, lo=0.0, hi=7200.0),
         shutdown_grace_seconds=r.float("SHUTDOWN_GRACE_SECONDS", 30.0, lo=0.0, hi=3600.0),
         trusted_proxies=r.str("TRUSTED_PROXIES", "127.0.0.1") or "127.0.0.1",
         redis_url=redis_url,

@@ -79,6 +79,7 @@ class Caller:
         client_ready: bool = True,
         video: bool = False,
         camera: Any = None,
+        rejoin: str | None = None,
     ) -> None:
         """
         Args:
@@ -90,6 +91,8 @@ class Caller:
             client_ready: send RTVI ``client-ready`` once the data channel opens.
             video: also offer a receive-only video transceiver (index 1), as browsers do.
             camera: a video track to send (e.g. `caller.video.ColourCamera`), index 1.
+            rejoin: the rejoin secret of a call this caller left (`rejoin_secret()` of
+                that call's caller): the join comes back to it.
         """
         link = urllib.parse.urlsplit(base_url)
         query = urllib.parse.parse_qs(link.query)
@@ -105,6 +108,7 @@ class Caller:
         self.client_ready = client_ready
         self.video = video
         self.camera = camera
+        self.rejoin = rejoin
         self.ice_servers = [
             s if isinstance(s, RTCIceServer) else RTCIceServer(urls=s) for s in ice_servers or []
         ]
@@ -228,7 +232,15 @@ class Caller:
 
     async def join(self) -> dict[str, Any]:
         """Exchange the room link for a call ticket (`POST /api/join`)."""
-        return await join_room(self.base_url, self.link_token, self._ticket())
+        return await join_room(self.base_url, self.link_token, self._ticket(), self.rejoin)
+
+    def rejoin_secret(self) -> str | None:
+        """The rejoin secret the bot gave this call (in its session message), if any."""
+        for m in self.data_messages:
+            data = m.get("data") if isinstance(m, dict) else None
+            if isinstance(data, dict) and data.get("type") == "session":
+                return (data.get("rejoin") or {}).get("secret")
+        return None
 
     async def _post_offer(self, body: dict[str, Any]) -> dict[str, Any]:
         return await post_offer(self.base_url + self.offer_path, body, self._ticket())

@@ -56,10 +56,14 @@ async def post_json(
 
 
 async def join_room(
-    base_url: str, link_token: str | None, ticket: str | None = None
+    base_url: str, link_token: str | None, ticket: str | None = None, rejoin: str | None = None
 ) -> dict[str, Any]:
-    """Exchange a room link's token for a call ticket (`POST /api/join`)."""
-    status, payload, raw = await post_json(base_url + "/api/join", {"token": link_token}, ticket)
+    """Exchange a room link's token for a call ticket (`POST /api/join`); with `rejoin`
+    (a call's rejoin secret), come back to the call the caller left."""
+    body: dict[str, Any] = {"token": link_token}
+    if rejoin is not None:
+        body["rejoin"] = rejoin
+    status, payload, raw = await post_json(base_url + "/api/join", body, ticket)
     if status >= 400 or not isinstance(payload, dict) or "ticket" not in payload:
         detail = payload.get("detail") if isinstance(payload, dict) else raw[:500]
         raise CallerError(f"join -> {status}: {_shown(detail)}", status=status, detail=payload)

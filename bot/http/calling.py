@@ -11,6 +11,7 @@ offer or trickled, is checked first (`bot.http.ice`).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
@@ -43,6 +44,7 @@ from bot.http.sdp import OfferError, check_offer
 from bot.http.tickets import CallBinding, Tickets
 from bot.http.used_tickets import UsedTickets
 from bot.metrics import Metrics
+from bot.rejoin import ParkedCall, ParkedCalls
 from bot.rooms import Room, RoomStore
 from bot.settings import Settings
 from bot.video_settings import call_video, room_video
@@ -74,6 +76,7 @@ class Calling:
         self.tickets = Tickets(
             secret, settings.max_candidates_per_call, settings.candidate_patches_per_minute, used
         )
+        self.parked = ParkedCalls(gate.shared, settings.rejoin_seconds)  # bot/rejoin.py
         self.routes = CallRoutes(settings, secret, gate.shared, self.tickets)  # many instances
         self.relay = RelayAddresses(settings.turn_relay_addresses, settings.turn_urls)
         self.ending: set[asyncio.Task] = set()  # closing the connections of calls that ended
@@ -140,6 +143,7 @@ class Calling:
             tickets.release(binding)
             slot.release()
             raise
+        rejoin = await self.rejoining(claims)
 
         async def on_connection(connection: SmallWebRTCConnection) -> None:
             binding.connection = connection
@@ -151,8 +155,11 @@ class Calling:
                 admission=gate.admission,
                 caller_gone_seconds=self.settings.caller_gone_seconds or None,
                 video=call_video(self.settings, room),
+                rejoin_seconds=self.parked.seconds,
+                rejoin=rejoin,
             )
             call = build_call(connection, self.settings.live, options, connection.pc_id)
+            call.park = self.parked.park
             self.calls.start(call, room.name, on_end=lambda: self.call_ended(binding, connection))
             # The room place goes back when the call ends.
             self.calls.tasks[call.call_id].add_done_callback(lambda _t: slot.release())
@@ -166,7 +173,21 @@ class Calling:
             if not binding.started:  # no call started: the ticket may try again
                 slot.release()
                 await shared_release(gate, place, claims.nonce)
+                if rejoin is not None:
+                    await self.parked.give_back(
+                        claims.nonce, rejoin, claims.expires_at - time.time()
+                    )
             tickets.release(binding)  # only if no call started: the ticket may be used again
+
+    async def rejoining(self, claims: links.Claims) -> ParkedCall | None:
+        """The parked call this ticket took at its join (`bot.rejoin`), if any."""
+        if not self.parked.on:
+            return None
+        try:
+            return await self.parked.for_ticket(claims.nonce)
+        except Exception as e:  # the shared state away: a new call instead
+            logger.warning(f"rejoin not possible: {e}")
+            return None
 
     async def renegotiate(self, body: Offer, binding: CallBinding, offered: int) -> Answer:
         """A call's next offer (a renegotiation or an ICE restart), on its current pc_id."""

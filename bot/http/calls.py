@@ -53,6 +53,17 @@ class CallRegistry:
         _done, pending = await asyncio.wait(tasks, timeout=timeout)
         return not pending
 
+    async def end_left(self, rejoin_key: str, timeout: float) -> None:
+        """The caller of the call with this rejoin key is back on a new connection: end
+        the old call as left by them (so it is parked), within `timeout`."""
+        for call_id, call in list(self.calls.items()):
+            if call.rejoin_key == rejoin_key and (task := self.tasks.get(call_id)):
+                logger.info(f"call {call_id}: its caller is back on a new connection")
+                call.caller_left = True
+                with contextlib.suppress(Exception):
+                    await call.task.cancel()
+                await asyncio.wait([task], timeout=timeout)
+
     def in_room(self, room: str) -> int:
         return sum(1 for r in self.rooms.values() if r == room)
 

@@ -46,6 +46,8 @@ class CandidatePatch(BaseModel):
 
 class JoinRequest(BaseModel):
     token: str = Field(min_length=1, max_length=links.MAX_TOKEN_LENGTH)
+    # The rejoin secret of a call this caller left (`bot.rejoin`): come back to it.
+    rejoin: str | None = Field(default=None, min_length=16, max_length=128)
 
 
 class RoomInfo(BaseModel):
@@ -69,3 +71,4 @@ class Joined(BaseModel):
     mode: Literal["live", "echo"]
     message: str
     video: list[str] = []  # "camera", "screen": what the caller may show (LIVE_VIDEO)
+    rejoined: bool = False  # the ticket's call goes on the conversation the caller left

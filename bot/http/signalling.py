@@ -39,9 +39,11 @@ from bot.http.models import (
     RoomInfo,
 )
 from bot.http.turn import turn_credentials
+from bot.rejoin import secret_key as rejoin_key
 from bot.video_settings import room_video
 
 TICKET_SECONDS = 300  # time to go from Join to a connected call
+REJOIN_WAIT_SECONDS = 5.0  # for a left call still running here to end and be parked
 
 Body = TypeVar("Body", Offer, CandidatePatch)
 router = APIRouter()
@@ -101,6 +103,8 @@ async def join(
     except links.TokenError as e:
         raise ApiError(e.reason, str(e)) from e
     room = calling.room_of(claims)
+    if body.rejoin and calling.parked.on:  # a reload can get here before its old call ended
+        await calling.calls.end_left(rejoin_key(body.rejoin), REJOIN_WAIT_SECONDS)
     gate.check_capacity(room)
     await shared_room_hint(gate, room)  # with Redis: across instances
     ticket = links.sign(
@@ -110,7 +114,11 @@ async def join(
         int(time.time()) + TICKET_SECONDS,
         generation=room.generation,
     )
-    logger.info(f"caller from {client_key(request)} joined room {room.name}")
+    nonce = links.verify(secret, "ticket", ticket).nonce
+    rejoined = bool(body.rejoin) and await rejoin(calling, body.rejoin or "", room.name, nonce)
+    logger.info(
+        f"caller from {client_key(request)} {'rejoined' if rejoined else 'joined'} room {room.name}"
+    )
     ice = [IceServer(urls=list(settings.stun_urls))] if settings.stun_urls else []
     if settings.turn_urls and settings.turn_secret:
         username, credential = turn_credentials(
@@ -127,7 +135,19 @@ async def join(
         mode=calling.mode,
         message=calling.message,
         video=sorted(room_video(settings, room)),
+        rejoined=rejoined,
     )
+
+
+async def rejoin(calling: Calling, secret: str, room: str, nonce: str) -> bool:
+    """Bind the call the caller left (if it is parked, in this room) to their new ticket."""
+    if not calling.parked.on:
+        return False
+    try:
+        return await calling.parked.take(secret, room, nonce, TICKET_SECONDS)
+    except Exception as e:  # the shared state away: a new call instead
+        logger.warning(f"rejoin not possible: {e}")
+        return False
 
 
 @router.post("/api/offer", responses=problems((400, 401, 403, 404, 409, 429, 503)))

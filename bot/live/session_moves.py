@@ -289,6 +289,11 @@ class SessionMoves:
             )
             await self._stage.connect(handle)
 
+    @property
+    def fresh(self) -> bool:
+        """The latest move opened a new session (no handle): it needs the summary."""
+        return self._fresh
+
     def can_resume_now(self) -> bool:
         """A move now would resume the session safely (for `tool_updates.py`)."""
         return self._resume and not self._outbound.held and self._safe_to_move()

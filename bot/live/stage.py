@@ -115,6 +115,8 @@ class LiveStage(GeminiLiveLLMService, SocketView):
             http_options=live_http_options(live),
             **kwargs,
         )
+        self.hung_up: str | None = None
+        self._rejoined = self._rejoin_fresh = False
         self._finisher = SetupFinisher(live, room_words(self._registry, room))
         self.transcript = CallerTranscript()
         self.events = CallEvents(on_event, self.create_task, self._log)
@@ -221,7 +223,13 @@ class LiveStage(GeminiLiveLLMService, SocketView):
         await self.push_error(error_msg=f"Live session {why}: {error}", exception=error)
 
     async def _end_call(self, reason: str) -> None:
+        self.hung_up = reason  # the bot ended the call: it is not parked for a rejoin
         await self.push_frame(EndWorkerFrame(reason=reason))
+
+    def rejoined(self, handle: str | None, transcript: list[tuple[str, str]]) -> None:
+        """The caller came back (`bot.rejoin`): resume their session, else seed its summary."""
+        self.resumption_handle, self._rejoined, self._rejoin_fresh = handle, True, handle is None
+        self.transcript.restore(transcript)
 
     async def _say_goodbye(self, instruction: str) -> None:
         """The call's cap: no more caller audio to the model, which says goodbye."""
@@ -250,7 +258,7 @@ class LiveStage(GeminiLiveLLMService, SocketView):
     async def _connect(self, session_resumption_handle: str | None = None) -> None:
         if self._session is None:  # each setup declares the call's tools as they are now
             self._tools_from_init = self.tool_updates.declare()
-        await super()._connect(session_resumption_handle)
+        await super()._connect(session_resumption_handle or self.resumption_handle)
 
     async def cleanup(self) -> None:
         self.usage.finish()
@@ -397,7 +405,9 @@ class LiveStage(GeminiLiveLLMService, SocketView):
     async def _create_initial_response(self, for_reconnect: bool = False) -> None:
         # History must reach the session before any realtime input, so held
         # input waits until the seeding is done.
-        if for_reconnect and self._session is not None and not self._disconnecting:
+        # A rejoined call whose handle did not resume (or had none) is a fresh session too.
+        fresh = for_reconnect or (self._rejoined and (self._rejoin_fresh or self.moves.fresh))
+        if fresh and self._session is not None and not self._disconnecting:
             # A fresh session after the old one was lost: a bounded summary instead of
             # the whole history (which may be what filled the context), and no new
             # turn, so the bot does not greet the caller a second time.

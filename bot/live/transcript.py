@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from bot.events import Role
 from bot.live.caller_intent import CallerIntent, Refusal, Verdict
@@ -66,6 +66,14 @@ class CallerTranscript:
         else:
             self._pieces.append((role, text))
         del self._pieces[:-KEEP_PIECES]
+
+    def restore(self, pieces: list[tuple[str, str]]) -> None:
+        """A rejoined call's transcript so far (`pieces()` of the call the caller left)."""
+        kept = [(cast(Role, role), text) for role, text in pieces if role in ("user", "bot")]
+        self._pieces = kept[-KEEP_PIECES:]
+
+    def pieces(self) -> list[tuple[Role, str]]:
+        return list(self._pieces)
 
     def caller(self) -> None:
         """The caller produced input (transcribed speech, typed text, a barge-in)."""

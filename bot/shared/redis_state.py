@@ -187,6 +187,14 @@ class RedisState:
     async def release_ticket(self, nonce: str) -> None:
         await self._do("release a ticket", self.redis.delete(PREFIX + "ticket:" + nonce))
 
+    async def park(self, key: str, value: str, seconds: float) -> None:
+        ms = max(1, int(seconds * 1000))
+        await self._do("park a call", self.redis.set(PREFIX + "parked:" + key, value, px=ms))
+
+    async def unpark(self, key: str) -> str | None:
+        value = await self._do("take a parked call", self.redis.getdel(PREFIX + "parked:" + key))
+        return value.decode() if isinstance(value, bytes) else value
+
     async def set_cooldown(self, reason: str, seconds: float) -> None:
         ms = max(1, int(seconds * 1000))
         await self._do("set the cool-down", self.redis.set(PREFIX + "cooldown", reason, px=ms))

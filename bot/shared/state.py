@@ -72,3 +72,9 @@ class SharedState(Protocol):
 
     async def instances(self) -> list[Instance]:
         """The live instances (those whose heartbeat has not expired)."""
+
+    async def park(self, key: str, value: str, seconds: float) -> None:
+        """Keep `value` under `key` for `seconds` (a parked call, `bot.rejoin`)."""
+
+    async def unpark(self, key: str) -> str | None:
+        """Take what is parked under `key`, once: a second take finds nothing."""

@@ -153,3 +153,16 @@ async def _tick() -> None:
     import asyncio
 
     await asyncio.sleep(0.05)
+
+
+async def test_a_call_parked_by_one_instance_is_taken_back_once_by_another(two) -> None:
+    from bot.rejoin import ParkedCall, ParkedCalls, new_secret, secret_key
+
+    a, b = two
+    here, there = ParkedCalls(a, 120), ParkedCalls(b, 120)
+    secret = new_secret()
+    call = ParkedCall("den", "handle-1", [("user", "hello")], [{"type": "tool", "name": "x"}])
+    await here.park(secret_key(secret), call)
+    assert await there.take(secret, "den", "nonce-1", 300)
+    assert not await here.take(secret, "den", "nonce-2", 300)  # single use, everywhere
+    assert await here.for_ticket("nonce-1") == call

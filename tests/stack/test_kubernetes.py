@@ -29,9 +29,6 @@ pytestmark = pytest.mark.timeout(120)
 
 K8S = ROOT / "deploy" / "kubernetes"
 VERSIONS = ("1.30", kubernetes_validate.utils.latest_version())
-# Set by bot.yaml but not settings of the bot: none left (the routing's instance name
-# and address and REDIS_URL are settings now).
-PENDING: set[str] = set()
 SECRETS = {"LIVEBOT_SECRET": "s" * 43, "TURN_SECRET": "t" * 64, "GOOGLE_API_KEY": "k" * 39}
 
 
@@ -133,9 +130,9 @@ def test_the_bot_settings_are_the_bots_own_and_start_it(rendered_objects):
     [container] = bot["containers"]
     explicit = {e["name"] for e in container["env"]}
     known = env_example_names()
-    assert set(settings) | set(secret) | explicit <= known | PENDING, (
-        (set(settings) | set(secret) | explicit) - known - PENDING
-    )
+    assert set(settings) | set(secret) | explicit <= known, (
+        set(settings) | set(secret) | explicit
+    ) - known
     assert {e["name"]: e["valueFrom"]["fieldRef"]["fieldPath"] for e in container["env"]} == {
         "LIVEBOT_INSTANCE_ID": "metadata.name",
         "LIVEBOT_INSTANCE_ADDRESS": "status.podIP",

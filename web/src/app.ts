@@ -14,6 +14,7 @@ import {
   type Level,
   type Message,
 } from "./messages";
+import { forget, left, pending, remember } from "./rejoin";
 import { Transcript, type Turn } from "./transcript";
 
 const CONNECT_TIMEOUT_MS = 30_000;
@@ -246,6 +247,9 @@ function onServerMessage(data: unknown): void {
       const room = (m.room ?? {}) as { name?: string; title?: string };
       if (room.name || room.title) setRoom(room.title ?? "", room.name ?? pathRoom);
       if (m.mode === "echo") showInfo(echoMessage(String(m.message ?? "")));
+      const rejoin = m.rejoin as { secret?: unknown; seconds?: unknown } | undefined;
+      if (linkToken && typeof rejoin?.secret === "string") remember(linkToken, rejoin.secret, Number(rejoin.seconds) || 0);
+      if (m.rejoined === true) showInfo({ level: "info", title: "Welcome back:", text: "the call goes on where you left it.", retry: false });
       break;
     }
     case "tool":
@@ -340,7 +344,10 @@ function callbacks() {
     onBotReady: () => setConn("connected", "Connected"),
     // While joining, a failure rejects connect() and join() reports it; these are for later.
     onDisconnected: () => {
-      if (inCall && !leaving) void endCall(CONNECTION_LOST);
+      if (inCall && !leaving) {
+        left(); // Join again comes back to this conversation while the bot keeps it
+        void endCall(CONNECTION_LOST);
+      }
     },
     onBotDisconnected: () => {
       if (inCall && !leaving) void endCall({ level: "info", title: "The bot hung up.", text: "Press Join call to call again.", retry: true });
@@ -391,6 +398,7 @@ interface JoinResponse {
   ice_transport_policy?: RTCIceTransportPolicy;
   mode?: "live" | "echo";
   message?: string;
+  rejoined?: boolean;
 }
 
 async function join(): Promise<void> {
@@ -415,11 +423,13 @@ async function join(): Promise<void> {
     // 2. The link: a ticket for this call (and the ICE servers to use).
     setConn("connecting", "Joining the room…");
     let response: Response;
+    const rejoin = pending(linkToken); // a call this tab left: come back to it
+    forget(); // single use: the bot gives this call a new one
     try {
       response = await fetch("/api/join", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ token: linkToken }),
+        body: JSON.stringify(rejoin ? { token: linkToken, rejoin } : { token: linkToken }),
         credentials: "same-origin",
       });
     } catch {
@@ -543,6 +553,7 @@ function showLobby(): void {
 ui.join.addEventListener("click", () => void join());
 ui.hangup.addEventListener("click", () => {
   leaving = true;
+  forget(); // hung up: a reload is a new call
   void endCall(null);
 });
 ui.mute.addEventListener("click", () => {
@@ -572,6 +583,7 @@ window.addEventListener("offline", () => {
 });
 window.addEventListener("pagehide", () => {
   if (inCall) {
+    left(); // a reload comes back to this call (rejoin.ts)
     leaving = true;
     void call?.client.disconnect();
   }
@@ -601,3 +613,4 @@ window.addEventListener("pagehide", () => {
 };
 
 if (!linkToken) showAlert(MISSING_TOKEN);
+else if (pending(linkToken)) void join(); // reloaded in a call: come back to it
