@@ -67,11 +67,12 @@ RENEW = (
     + """
 local expiry = now + tonumber(ARGV[1])
 local n = 0
-for i = 2, #ARGV, 2 do
+for i = 3, #ARGV, 2 do
   n = n + redis.call('ZADD', PREFIX_ROOM .. ARGV[i], 'XX', 'CH', expiry, ARGV[i + 1])
   redis.call('ZADD', KEYS[1], 'XX', expiry, ARGV[i + 1])
   redis.call('PEXPIRE', PREFIX_ROOM .. ARGV[i], tonumber(ARGV[1]) * 2)
-  redis.call('PEXPIRE', PREFIX_HOLDER .. ARGV[i + 1], tonumber(ARGV[1]))
+  -- set, not renewed: a beat that came late (a stalled loop) routes the live call again
+  redis.call('SET', PREFIX_HOLDER .. ARGV[i + 1], ARGV[2], 'PX', tonumber(ARGV[1]))
 end
 return n
 """.replace("PREFIX_ROOM", repr(PREFIX + "room:")).replace("PREFIX_HOLDER", repr(HOLDER))
@@ -224,7 +225,7 @@ class RedisState:
             "heartbeat", self.redis.set(key, json.dumps(me.as_dict()), px=int(ttl * 1000))
         )
         if self.held:
-            args: list[Any] = [self.lease_ms]
+            args: list[Any] = [self.lease_ms, self.instance_id]
             for place in list(self.held.values()):
                 args += [place.room, place.call_id]
             await self._script("renew leases", RENEW, [CALLS], args)

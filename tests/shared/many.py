@@ -102,7 +102,9 @@ async def many_instances(tmp_path: Path, count: int, **settings: str) -> AsyncIt
                 "REDIS_URL": redis_url,
                 "LIVEBOT_INSTANCE_ID": f"bot{n}",
                 "LIVEBOT_INSTANCE_ADDRESS": f"127.0.0.1:{port}",
-                "SHARED_LEASE_SECONDS": "2",
+                # Short, for the kill test; not shorter: on a loaded machine (2 cores
+                # shared) a call's start can hold an instance's loop past a heartbeat.
+                "SHARED_LEASE_SECONDS": "4",
                 "SHUTDOWN_GRACE_SECONDS": "30",
                 "JOIN_RATE_PER_MINUTE": "6000",
                 "JOIN_BURST": "1000",

@@ -133,6 +133,11 @@ async def test_a_call_s_holder_is_known_while_its_places_are_held(redis_url: str
     while await b.holder("n2") is not None:
         await _tick()
     assert await b.room_free("den", 1)
+    # a beat that comes late (a stalled loop) routes a live call again
+    assert not isinstance(await a.take_place("den", 2, 20, "n3"), str)
+    await b.redis.delete("livebot:holder:n3")
+    await a.heartbeat(me, 0.3)
+    assert await b.holder("n3") == me
     await a.close()
     await b.close()
 
