@@ -77,7 +77,7 @@ class Calling:
             secret, settings.max_candidates_per_call, settings.candidate_patches_per_minute, used
         )
         self.parked = ParkedCalls(gate.shared, settings.rejoin_seconds)  # bot/rejoin.py
-        self.routes = CallRoutes(settings, secret, gate.shared, self.tickets)  # many instances
+        self.routes = CallRoutes(settings, secret, gate.shared, self.tickets, metrics)
         self.relay = RelayAddresses(settings.turn_relay_addresses, settings.turn_urls)
         self.ending: set[asyncio.Task] = set()  # closing the connections of calls that ended
 

@@ -32,6 +32,7 @@ from bot import links
 from bot.http.errors import Answered, ApiError
 from bot.http.gate import unavailable
 from bot.http.tickets import Tickets
+from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.shared.state import Instance, SharedState, SharedUnavailable
 
@@ -61,14 +62,15 @@ class CallRoutes:
     """Where a call's later signalling goes: here, or to the instance holding the call."""
 
     def __init__(
-        self, settings: Settings, secret: bytes, shared: SharedState | None, tickets: Tickets
+        self,
+        settings: Settings,
+        secret: bytes,
+        shared: SharedState | None,
+        tickets: Tickets,
+        metrics: Metrics,
     ) -> None:
-        self.me, self.secret, self.shared, self.tickets = (
-            settings.instance_id,
-            secret,
-            shared,
-            tickets,
-        )
+        self.me, self.secret, self.shared = settings.instance_id, secret, shared
+        self.tickets, self.metrics = tickets, metrics
         self._http: httpx.AsyncClient | None = None
 
     async def close(self) -> None:
@@ -141,6 +143,7 @@ class CallRoutes:
             logger.warning(f"{what}: unreachable ({type(e).__name__}): its calls have ended")
             raise ended() from e
         logger.info(f"{what}: {answer.status_code}")
+        self.metrics.routed.labels(str(answer.status_code)).inc()
         passed = {k: v for k, v in answer.headers.items() if k.lower() not in HOP_BY_HOP}
         passed[ROUTED_VIA] = self.me
         return Response(answer.content, status_code=answer.status_code, headers=passed)

@@ -168,6 +168,7 @@ async def test_a_call_s_signalling_is_routed_to_the_instance_that_holds_it(tmp_p
             )
             held = (len(one.calls.calls), len(two.calls.calls))
             connection = two.connections.connection(again.json()["pc_id"])
+            metrics = (await http.get(f"{one.url}/metrics")).text  # what an operator counts
             await pc.close()
             await _pc2.close()
     print(f"routed: PATCH {patched.status_code}, restart {again.status_code}, calls {held}")
@@ -176,6 +177,8 @@ async def test_a_call_s_signalling_is_routed_to_the_instance_that_holds_it(tmp_p
     assert forged.status_code == 204  # still routed: the holder took it
     assert again.status_code == 200 and again.headers["x-livebot-routed-via"] == "a"
     assert held == (0, 1) and connection is not None  # the restart's connection is on two
+    assert 'livebot_signalling_routed_total{status="204"} 2.0' in metrics
+    assert 'livebot_signalling_routed_total{status="200"} 1.0' in metrics
 
 
 def sdp_ufrag(sdp: str) -> str:
