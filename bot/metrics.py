@@ -37,6 +37,12 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.routed = Counter(
+            "livebot_signalling_routed_total",
+            "Signalling passed on to the instance holding its call, by that one's answer",
+            ["status"],
+            registry=r,
+        )
         self.call_duration = Histogram(
             "livebot_call_duration_seconds",
             "Call length",

@@ -244,13 +244,32 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         trusted_proxies=r.str("TRUSTED_PROXIES", "127.0.0.1") or "127.0.0.1",
         redis_url=redis_url,
         instance_id=r.str("LIVEBOT_INSTANCE_ID") or f"{socket.gethostname()}:{port}",
-        instance_address=r.str("LIVEBOT_INSTANCE_ADDRESS") or f"{socket.gethostname()}:{port}",
+        instance_address=_instance_address(r, port),
         shared_lease_seconds=r.float("SHARED_LEASE_SECONDS", 30.0, lo=1.0, hi=3600.0),
         env=dict(r.env),
     )
     if r.problems:
         raise SettingsError(r.problems)
     return settings
+
+
+def _instance_address(r: EnvReader, port: int) -> str:
+    """Where the other instances reach this one (host:port); an address alone (the pod IP
+    Kubernetes gives) gets this instance's PORT."""
+    address = r.str("LIVEBOT_INSTANCE_ADDRESS") or socket.gethostname()
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        host, _, given = address.rpartition(":")
+        if not host:
+            return f"{address}:{port}"
+        if not given.isdigit() or not 0 < int(given) < 65536:
+            r.problems.append(
+                f"LIVEBOT_INSTANCE_ADDRESS={address!r}: give host:port (or an address alone "
+                "for this PORT), where the other instances reach this one."
+            )
+        return address
+    return f"[{ip}]:{port}" if ip.version == 6 else f"{ip}:{port}"
 
 
 def _tool_names(raw: str | None) -> tuple[str, ...]:

@@ -75,6 +75,7 @@ async def running_bot(
             port=port,
             data_dir=data_dir,
             secret=TEST_SECRET,
+            instance_address=f"127.0.0.1:{port}",  # where other instances forward to
         ),
         **settings_changes,
     )

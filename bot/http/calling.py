@@ -39,6 +39,7 @@ from bot.http.ice import (
     sdp_ufrag,
 )
 from bot.http.models import Answer, Candidate, Offer
+from bot.http.routing import CallRoutes
 from bot.http.sdp import OfferError, check_offer
 from bot.http.tickets import CallBinding, Tickets
 from bot.http.used_tickets import UsedTickets
@@ -76,6 +77,7 @@ class Calling:
             secret, settings.max_candidates_per_call, settings.candidate_patches_per_minute, used
         )
         self.parked = ParkedCalls(gate.shared, settings.rejoin_seconds)  # bot/rejoin.py
+        self.routes = CallRoutes(settings, secret, gate.shared, self.tickets, metrics)
         self.relay = RelayAddresses(settings.turn_relay_addresses, settings.turn_urls)
         self.ending: set[asyncio.Task] = set()  # closing the connections of calls that ended
 
@@ -88,6 +90,7 @@ class Calling:
         if self.ending:
             await asyncio.wait(list(self.ending), timeout=1)
         await self.connections.close()
+        await self.routes.close()
 
     async def candidate_policy(self) -> CandidatePolicy:
         if self.settings.ice_transport_policy != "relay":

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
@@ -31,6 +31,7 @@ STATUS_FOR: dict[str, int] = {
     "missing_ticket": 401,
     "replaced": 409,
     "unknown_connection": 404,
+    "ended": 410,  # the call's instance holds it no longer (bot.http.routing)
 }
 
 
@@ -44,6 +45,14 @@ class ApiError(Exception):
 
     def __init__(self, reason: str, detail: str, headers: dict[str, str] | None = None):
         self.reason, self.detail, self.headers = reason, detail, headers or {}
+
+
+class Answered(Exception):
+    """A route's dependency answered the request itself (another instance's answer,
+    `bot.http.routing`): that answer is sent as it is."""
+
+    def __init__(self, response: Response):
+        self.response = response
 
 
 def problems(responses: tuple[int, ...]) -> dict[int | str, dict[str, Any]]:
@@ -62,6 +71,10 @@ def handle_errors(app: FastAPI, metrics: Metrics) -> None:
         return JSONResponse(
             status_code=400, content={"detail": f"bad request: {problems}", "reason": "bad_request"}
         )
+
+    @app.exception_handler(Answered)
+    async def answered(_request: Request, exc: Answered) -> Response:
+        return exc.response
 
     @app.exception_handler(ApiError)
     async def refused(_request: Request, exc: ApiError) -> JSONResponse:

@@ -78,12 +78,14 @@ def ticket(request: Request, calling: Calling) -> links.Claims:
 
 
 async def ticketed_offer(body: Offer, request: Request, calling: CallingDep) -> Ticketed[Offer]:
+    await calling.routes.forward_if_elsewhere(request, body.pc_id)  # another instance's call
     return Ticketed(body, ticket(request, calling))
 
 
 async def ticketed_patch(
     body: CandidatePatch, request: Request, calling: CallingDep
 ) -> Ticketed[CandidatePatch]:
+    await calling.routes.forward_if_elsewhere(request, body.pc_id)  # another instance's call
     return Ticketed(body, ticket(request, calling))
 
 

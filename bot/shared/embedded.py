@@ -61,6 +61,9 @@ class EmbeddedState:
         )
         return limiter.take(key)
 
+    async def holder(self, call_id: str) -> Instance | None:
+        return self._me  # one instance: every call is its own
+
     async def heartbeat(self, me: Instance, ttl: float) -> None:
         self._me = me
 

@@ -7,6 +7,8 @@ Redis server's clock so that instances whose clocks differ still agree:
   global one, scored by lease expiry; the script drops expired members, checks both
   counts and adds to both, or refuses. Each instance's heartbeat renews its calls'
   leases; an instance that dies stops renewing, and its places go when the lease ends.
+- with its places, a call's holder: a key (call id -> instance id) under the same lease,
+  which routes the call's later signalling to that instance (`bot.http.routing`);
 - a used ticket is `SET NX` with the ticket's own expiry;
 - the admission cool-down is one key with an expiry, read by every instance;
 - a rate limit is a token bucket in a hash, with an expiry;
@@ -31,6 +33,8 @@ from bot.shared.state import Instance, Place, SharedUnavailable
 
 PREFIX = "livebot:"
 CALLS = PREFIX + "calls"  # every instance's calls, scored by lease expiry (ms)
+HOLDER = PREFIX + "holder:"  # + call id: the id of the instance that holds the call
+INSTANCE = PREFIX + "instance:"  # + instance id: its registry entry (JSON)
 
 NOW = "local t = redis.call('TIME'); local now = t[1] * 1000 + math.floor(t[2] / 1000)\n"
 
@@ -45,6 +49,7 @@ local expiry = now + tonumber(ARGV[4])
 redis.call('ZADD', KEYS[1], expiry, ARGV[3])
 redis.call('ZADD', KEYS[2], expiry, ARGV[3])
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[4]) * 2)
+redis.call('SET', KEYS[3], ARGV[5], 'PX', tonumber(ARGV[4]))
 return 'ok'
 """
 )
@@ -62,14 +67,22 @@ RENEW = (
     + """
 local expiry = now + tonumber(ARGV[1])
 local n = 0
-for i = 2, #ARGV, 2 do
+for i = 3, #ARGV, 2 do
   n = n + redis.call('ZADD', PREFIX_ROOM .. ARGV[i], 'XX', 'CH', expiry, ARGV[i + 1])
   redis.call('ZADD', KEYS[1], 'XX', expiry, ARGV[i + 1])
   redis.call('PEXPIRE', PREFIX_ROOM .. ARGV[i], tonumber(ARGV[1]) * 2)
+  -- set, not renewed: a beat that came late (a stalled loop) routes the live call again
+  redis.call('SET', PREFIX_HOLDER .. ARGV[i + 1], ARGV[2], 'PX', tonumber(ARGV[1]))
 end
 return n
-""".replace("PREFIX_ROOM", repr(PREFIX + "room:"))
+""".replace("PREFIX_ROOM", repr(PREFIX + "room:")).replace("PREFIX_HOLDER", repr(HOLDER))
 )
+
+HOLDER_OF = """
+local id = redis.call('GET', KEYS[1])
+if not id then return false end
+return redis.call('GET', PREFIX_INSTANCE .. id) or false
+""".replace("PREFIX_INSTANCE", repr(INSTANCE))
 
 BUCKET = (
     NOW
@@ -100,8 +113,8 @@ class RedisPlace:
 
 
 class RedisState:
-    def __init__(self, url: str, lease_seconds: float = 30.0) -> None:
-        self.url = url
+    def __init__(self, url: str, lease_seconds: float = 30.0, instance_id: str = "") -> None:
+        self.url, self.instance_id = url, instance_id  # this instance: its calls' holder
         self.lease_ms = int(lease_seconds * 1000)
         self.redis = aioredis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         self.held: dict[str, RedisPlace] = {}  # call id -> its places, renewed here
@@ -132,10 +145,9 @@ class RedisState:
         return await self._do(what, self.redis.eval(script, len(keys), *keys, *args))
 
     async def take_place(self, room: str, places: int, max_calls: int, call_id: str) -> Place | str:
-        keys = [PREFIX + "room:" + room, CALLS]
-        got = await self._script(
-            "take a place", TAKE, keys, [places, max_calls, call_id, self.lease_ms]
-        )
+        keys = [PREFIX + "room:" + room, CALLS, HOLDER + call_id]
+        args = [places, max_calls, call_id, self.lease_ms, self.instance_id]
+        got = await self._script("take a place", TAKE, keys, args)
         got = got.decode() if isinstance(got, bytes) else str(got)
         if got != "ok":
             return got
@@ -155,6 +167,7 @@ class RedisState:
             pipe = self.redis.pipeline(transaction=True)
             pipe.zrem(PREFIX + "room:" + place.room, place.call_id)
             pipe.zrem(CALLS, place.call_id)
+            pipe.delete(HOLDER + place.call_id)
             await pipe.execute()
         except (RedisError, OSError) as e:  # the lease frees it when it runs out
             logger.warning(f"call {place.call_id}: place not released ({e}); its lease ends it")
@@ -202,20 +215,24 @@ class RedisState:
         )
         return float(wait)
 
+    async def holder(self, call_id: str) -> Instance | None:
+        raw = await self._script("find a call's holder", HOLDER_OF, [HOLDER + call_id], [])
+        return _instance(json.loads(raw)) if raw else None
+
     async def heartbeat(self, me: Instance, ttl: float) -> None:
-        key = PREFIX + "instance:" + me.id
+        key = INSTANCE + me.id
         await self._do(
             "heartbeat", self.redis.set(key, json.dumps(me.as_dict()), px=int(ttl * 1000))
         )
         if self.held:
-            args: list[Any] = [self.lease_ms]
+            args: list[Any] = [self.lease_ms, self.instance_id]
             for place in list(self.held.values()):
                 args += [place.room, place.call_id]
             await self._script("renew leases", RENEW, [CALLS], args)
 
     async def instances(self) -> list[Instance]:
         try:
-            keys = [k async for k in self.redis.scan_iter(match=PREFIX + "instance:*")]
+            keys = [k async for k in self.redis.scan_iter(match=INSTANCE + "*")]
         except (RedisError, OSError) as e:
             raise SharedUnavailable(f"Redis at {self.url} is unavailable ({e})") from e
         values = await self._do("list instances", self.redis.mget(keys)) if keys else []
@@ -223,6 +240,9 @@ class RedisState:
         for raw in values:
             if raw is None:
                 continue
-            data = json.loads(raw)
-            found.append(Instance(data["id"], data["address"], data["calls"], data["draining"]))
+            found.append(_instance(json.loads(raw)))
         return sorted(found, key=lambda i: i.id)
+
+
+def _instance(data: dict[str, Any]) -> Instance:
+    return Instance(data["id"], data["address"], data["calls"], data["draining"])

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 def shared_state(settings: Settings) -> SharedState | None:
     if not settings.redis_url:
         return None
-    return RedisState(settings.redis_url, settings.shared_lease_seconds)
+    return RedisState(settings.redis_url, settings.shared_lease_seconds, settings.instance_id)
 
 
 @asynccontextmanager

@@ -63,6 +63,10 @@ class SharedState(Protocol):
     async def rate_take(self, key: str, per_minute: float, burst: int) -> float:
         """0 if `key` may go now (a token is spent), else seconds to wait."""
 
+    async def holder(self, call_id: str) -> Instance | None:
+        """The live instance that holds the call `call_id` took a place for; None once the
+        call has ended or its instance is gone (its lease ran out)."""
+
     async def heartbeat(self, me: Instance, ttl: float) -> None:
         """Say this instance is alive (listed for `ttl` seconds) and renew its leases."""
 

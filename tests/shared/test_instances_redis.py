@@ -133,3 +133,53 @@ async def test_redis_gone_mid_run_refuses_new_joins_and_the_call_goes_on(tmp_pat
     print(f"Redis stopped mid-call: a new caller {err.value}; calls still running: {still}")
     assert err.value.status == 503 and "cannot take new calls right now" in str(err.value)
     assert still == 1
+
+
+async def test_a_call_s_signalling_is_routed_to_the_instance_that_holds_it(tmp_path):
+    """The ticket from one instance, the offer on the other (it holds the call); the
+    trickled candidates and a renegotiation sent to the first are answered by the holder."""
+    from tests.signalling.test_candidates import patch_body, trickle_offer
+
+    with redis_server(tmp_path) as url:
+        async with two_hosts(tmp_path, url) as (one, two), httpx.AsyncClient() as http:
+            same_room((one, two), Room(name="den", generation="g1"))
+            token = one.link("den").split("t=", 1)[1]
+            ticket = (await http.post(f"{one.url}/api/join", json={"token": token})).json()
+            auth = {"Authorization": f"Bearer {ticket['ticket']}"}
+            pc, sdp = await trickle_offer()
+            answer = await http.post(
+                f"{two.url}/api/offer", json={"sdp": sdp, "type": "offer"}, headers=auth
+            )
+            pc_id = answer.json()["pc_id"]
+            mine = f"candidate:1 1 udp 2130706431 127.0.0.1 40001 typ host ufrag {sdp_ufrag(sdp)}"
+            patched = await http.patch(
+                f"{one.url}/api/offer", json=patch_body(pc_id, [mine]), headers=auth
+            )
+            forged = await http.patch(  # a client's own "routed" mark is not believed
+                f"{one.url}/api/offer",
+                json=patch_body(pc_id, [mine]),
+                headers={**auth, "X-Livebot-Routed": "0" * 64},
+            )
+            _pc2, sdp2 = await trickle_offer()
+            again = await http.post(
+                f"{one.url}/api/offer",
+                json={"sdp": sdp2, "type": "offer", "pc_id": pc_id, "restart_pc": True},
+                headers=auth,
+            )
+            held = (len(one.calls.calls), len(two.calls.calls))
+            connection = two.connections.connection(again.json()["pc_id"])
+            metrics = (await http.get(f"{one.url}/metrics")).text  # what an operator counts
+            await pc.close()
+            await _pc2.close()
+    print(f"routed: PATCH {patched.status_code}, restart {again.status_code}, calls {held}")
+    assert answer.status_code == 200
+    assert patched.status_code == 204 and patched.headers["x-livebot-routed-via"] == "a"
+    assert forged.status_code == 204  # still routed: the holder took it
+    assert again.status_code == 200 and again.headers["x-livebot-routed-via"] == "a"
+    assert held == (0, 1) and connection is not None  # the restart's connection is on two
+    assert 'livebot_signalling_routed_total{status="204"} 2.0' in metrics
+    assert 'livebot_signalling_routed_total{status="200"} 1.0' in metrics
+
+
+def sdp_ufrag(sdp: str) -> str:
+    return sdp.split("a=ice-ufrag:")[1].split()[0]

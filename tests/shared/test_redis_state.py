@@ -115,6 +115,33 @@ async def test_the_registry_lists_live_instances_and_drops_a_dead_one(two) -> No
     assert [i.id for i in await b.instances()] == ["b"]
 
 
+async def test_a_call_s_holder_is_known_while_its_places_are_held(redis_url: str) -> None:
+    a = RedisState(redis_url, lease_seconds=0.3, instance_id="a")
+    b = RedisState(redis_url, lease_seconds=0.3, instance_id="b")
+    me = Instance("a", "10.0.0.1:7860")
+    await a.heartbeat(me, 0.3)
+    place = await a.take_place("den", 2, 20, "n1")
+    assert not isinstance(place, str)
+    assert await b.holder("n1") == me  # b routes n1's signalling to a's address
+    place.release()
+    while await b.holder("n1") is not None:  # the call ended: nobody holds it
+        await _tick()
+    assert not isinstance(await a.take_place("den", 2, 20, "n2"), str)
+    await a.heartbeat(me, 0.3)
+    assert await b.holder("n2") == me
+    # a dies: no heartbeat; the holder goes with its lease, as its places do
+    while await b.holder("n2") is not None:
+        await _tick()
+    assert await b.room_free("den", 1)
+    # a beat that comes late (a stalled loop) routes a live call again
+    assert not isinstance(await a.take_place("den", 2, 20, "n3"), str)
+    await b.redis.delete("livebot:holder:n3")
+    await a.heartbeat(me, 0.3)
+    assert await b.holder("n3") == me
+    await a.close()
+    await b.close()
+
+
 async def test_redis_gone_is_a_clear_error(tmp_path: Path) -> None:
     with redis_server(tmp_path) as url:
         state = RedisState(url)

@@ -96,6 +96,12 @@ def test_two_instances_share_data_and_secret_on_their_own_ports():
         "127.0.0.1:7860",
         "127.0.0.1:7861",
     ]
+    # Each tells the other where to forward its calls' signalling (bot/http/routing.py).
+    assert (
+        one["environment"]["LIVEBOT_INSTANCE_ADDRESS"],
+        two["environment"]["LIVEBOT_INSTANCE_ADDRESS"],
+    ) == ("127.0.0.1:7860", "127.0.0.1:7861")
+    assert c["services"]["caddy"]["environment"]["BOT_LB_POLICY"] == "cookie livebot_instance"
 
 
 def test_dockerfile_builds_page_locks_deps_and_runs_unprivileged():

@@ -29,8 +29,6 @@ pytestmark = pytest.mark.timeout(120)
 
 K8S = ROOT / "deploy" / "kubernetes"
 VERSIONS = ("1.30", kubernetes_validate.utils.latest_version())
-# Set by bot.yaml but not (yet) settings of this branch's bot: the routing design's
-# instance name and address (downward API), and the Redis URL of the shared-state work.
 SECRETS = {"LIVEBOT_SECRET": "s" * 43, "TURN_SECRET": "t" * 64, "GOOGLE_API_KEY": "k" * 39}
 
 
@@ -147,6 +145,9 @@ def test_the_bot_settings_are_the_bots_own_and_start_it(rendered_objects):
     # The bot accepts them (as it would at the pod's start): production, relay-only ICE.
     s = load_settings({**settings, **SECRETS})
     assert s.production and s.ice_transport_policy == "relay" and s.host == "0.0.0.0"
+    # The downward API gives the pod IP alone: the other pods forward to it on PORT.
+    pod = load_settings({**settings, **SECRETS, "LIVEBOT_INSTANCE_ADDRESS": "10.244.1.7"})
+    assert pod.instance_address == f"10.244.1.7:{settings['PORT']}" and pod.redis_url
     assert str(s.data_dir) in {m["mountPath"] for m in container["volumeMounts"]}
     # With the example's empty secrets the bot stops at start naming what is missing.
     with pytest.raises(Exception, match="LIVEBOT_SECRET is missing"):

@@ -114,3 +114,21 @@ def test_ops_port_is_checked_and_off_by_default():
         with pytest.raises(SettingsError) as err:
             load_settings({"OPS_PORT": bad})
         assert "OPS_PORT" in str(err.value) and fix in str(err.value), str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("given", "address"),
+    [
+        ("10.1.2.3", "10.1.2.3:7861"),  # Kubernetes' pod IP: this instance's PORT added
+        ("fd00::7", "[fd00::7]:7861"),
+        ("bot-2:9000", "bot-2:9000"),
+    ],
+)
+def test_the_instance_address_other_instances_forward_to_has_a_port(given, address):
+    settings = load_settings({"LIVEBOT_INSTANCE_ADDRESS": given, "PORT": "7861"})
+    assert settings.instance_address == address
+
+
+def test_a_bad_instance_address_is_named_with_its_fix():
+    with pytest.raises(SettingsError, match=r"LIVEBOT_INSTANCE_ADDRESS='bot:x': give host:port"):
+        load_settings({"LIVEBOT_INSTANCE_ADDRESS": "bot:x"})
