@@ -277,9 +277,9 @@ async def test_a_caller_talks_through_caddy_and_coturn_then_sigterm_drains(tmp_p
                         refused = await https.post(f"{public}/api/join", json={"token": token})
                         assert refused.status_code == 503, refused.text
                         assert int(refused.headers["retry-after"]) > 0
-                        alert = page.locator("#alert")
-                        await alert.wait_for(state="visible", timeout=10_000)
-                        assert "restarting" in (await alert.text_content() or "")
+                        notice = page.locator("#notices .notice[data-key=restart]")
+                        await notice.wait_for(state="visible", timeout=10_000)
+                        assert "restarting" in (await notice.text_content() or "")
                         code = await asyncio.to_thread(bot.proc.wait, GRACE + 20)
                         assert code == 0, bot.text()[-3000:]
                         assert time.monotonic() - stopped_at < GRACE + 20
