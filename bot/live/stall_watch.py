@@ -10,7 +10,8 @@ deferred itself), and a caller then waits in silence for ever.
 The stage reports what it sees; the watch keeps one deadline:
 
 - armed when the caller finished a turn (their speech went quiet, by our own energy
-  detection of the audio we send, or Gemini transcribed their words), when a tool
+  detection of the audio we send, or `activityEnd` with local turn detection, or
+  Gemini transcribed their words), when a tool
   result the model must speak about was sent (BLOCKING, INTERRUPT, WHEN_IDLE), or
   after a move that cut an answer (or lost one not yet begun);
 - cleared by any model output (audio, its transcription, a tool call); not armed
@@ -145,6 +146,12 @@ class StallWatch:
         if self._in_turn or self._speaking:
             return  # the model is answering already, or the caller is still speaking
         self._arm(why)
+
+    def caller_turn_ended(self) -> None:
+        """`activityEnd` (local turn detection): the caller's turn is over, whatever our
+        own energy detection still hears."""
+        self._speech, self._quiet, self._speaking = 0.0, 0.0, False
+        self.caller_turn("activityEnd")
 
     def model_output(self) -> None:
         """Audio, its transcription or a tool call: the model is answering."""
