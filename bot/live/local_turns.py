@@ -23,8 +23,8 @@ of the event loop at each join, ~8 MiB a call) for an analyser that never runs h
   caller's speaker through the stage's usual path, and with
   `LIVE_ACTIVITY_HANDLING=NO_INTERRUPTION` the bot talks on, as that setting says;
 - no `audioStreamEnd` (Google: "only ... when automatic activity detection is
-  enabled"; `audio_stream_end.py`); `activityEnd` tells the stall watch the caller's
-  turn is over;
+  enabled"; `audio_stream_end.py`); the stall watch follows the marks (the caller
+  speaks from `activityStart` to `activityEnd`), not its own energy detection;
 - a session move (goAway, a drop) must not lose the turn: `TurnMarks` lets Pipecat
   send the marks while input flows and puts them (and the pre-roll) in the replay log,
   so the new socket hears `activityStart` before the audio it gets again; during the
@@ -112,12 +112,16 @@ class TurnMarks:
         self._stage = stage  # the Live stage: Pipecat's turn state (pipecat_seams.py)
         self._outbound = outbound
         self._watch = watch
+        if stage._vad_disabled:
+            watch.turns_from_marks()
 
     async def started(self, pipecat: PipecatHandler, frame: Any) -> None:
-        """The caller's turn began (Silero): `activityStart`, then the pre-roll."""
+        """The caller's turn began (Silero): `activityStart`, then the pre-roll; the
+        stall watch waits while the caller speaks."""
         stage = self._stage
         if not stage._vad_disabled:
             return await pipecat(frame)
+        self._watch.caller_turn_started()
         preroll = bytes(stage._user_audio_preroll_buffer)
         rate = stage._user_audio_preroll_buffer_sample_rate
         if self._outbound.flowing:

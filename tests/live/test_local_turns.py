@@ -17,6 +17,7 @@ from pipecat.processors.frameworks.rtvi import RTVISendTextFrame
 from bot.live.local_turns import caller_turns
 from bot.live_settings import TurnDetection
 from gemini_emulator import LiveSession
+from gemini_emulator.faults import stall
 from gemini_emulator.testing import running_emulator
 from tests.live.harness import live_settings, running_stage, silence
 from tests.live.test_stage import wait_until
@@ -209,3 +210,27 @@ def test_calls_share_one_silero_session_but_each_hears_only_its_own_caller(speec
     assert max(heard) > 0.9, "speech is heard as speech"
     # The same members Pipecat's own constructor sets (an upgrade that adds one fails here).
     assert set(vars(a)) == set(vars(alone))
+
+
+async def test_a_stall_after_activity_end_is_nudged_even_in_a_noisy_room(tmp_path, speech_pcm):
+    """Room noise keeps our own energy detection hearing "speech"; Silero's activityEnd
+    still tells the stall watch the caller's turn is over (no transcript here)."""
+    seen: dict[str, Any] = {}
+
+    async def script(s: LiveSession) -> None:
+        await s.next_utterance()
+        seen["nudge"] = await stall(s, nudge="helps")  # heard, no transcript, no answer
+        await s.say("It is noon.", seconds=0.5)
+
+    noise = np.random.default_rng(7).normal(0, 1500, 16000 * 6).astype("<i2").tobytes()
+    async with (
+        running_emulator(tmp_path, script=script) as emu,
+        running_stage(emu, live=replace(LOCAL, stall_seconds=1.5)) as h,
+    ):
+        session = await emu.wait_for(lambda: emu.sessions and emu.sessions[0], timeout=5)
+        h.feed_in_background(speech_pcm("what time is it") + noise)
+        await wait_until(lambda: session.turns and session.turns[-1].completed, timeout=15)
+
+    assert "activityEnd" in marks(emu), "Silero ended the turn in the noise"
+    assert emu.received_of("clientContent"), "the stall watch nudged the model"
+    assert session.turns[-1].completed and h.recorder.audio_seconds() > 0.3
