@@ -65,6 +65,28 @@ async def test_a_question_is_one_activity_window_and_is_answered(tmp_path, speec
     assert h.recorder.audio_seconds() > 0.3, "the caller hears the answer"
 
 
+async def test_packets_that_stop_in_mid_question_still_end_the_turn(tmp_path, speech_pcm):
+    """What `audioStreamEnd` does for Gemini's detection: Pipecat's VAD ends a turn
+    whose audio stops (1 s without frames), so the question is answered."""
+    question = speech_pcm("what is on my calendar")
+    a = np.frombuffer(question, dtype="<i2")
+    cut = a[: np.nonzero(np.abs(a.astype(np.int32)) > 1000)[0][-1] + 1].tobytes()
+
+    async def script(s: LiveSession) -> None:
+        await s.next_utterance()
+        await s.say("Nothing today.", seconds=0.5)
+
+    async with (
+        running_emulator(tmp_path, script=script) as emu,
+        running_stage(emu, live=LOCAL) as h,
+    ):
+        session = await emu.wait_for(lambda: emu.sessions and emu.sessions[0], timeout=5)
+        await h.feed(silence(0.3) + cut)  # then nothing: a network gap, a muted tab
+        await wait_until(lambda: session.turns and session.turns[0].completed, timeout=10)
+
+    assert marks(emu) == ["activityStart", "activityEnd"], "ended without audioStreamEnd"
+
+
 async def test_the_caller_still_cuts_the_bot_off(tmp_path, speech_pcm):
     state: dict[str, Any] = {}
 
