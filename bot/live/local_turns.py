@@ -61,12 +61,12 @@ def preroll_seconds(live: LiveSettings) -> float | None:
     with Pipecat's own sizing (start + 0.1 s): 0.1 s of the first word was cut."""
     if live.turn_detection != "local":
         return None  # unused: Pipecat keeps no pre-roll with Gemini's detection
-    start = (
-        live.vad.prefix_padding_ms / 1000
-        if live.vad.prefix_padding_ms is not None
-        else START_SECONDS
-    )
-    return start + PREROLL_MARGIN_SECONDS
+    return _start_seconds(live) + PREROLL_MARGIN_SECONDS
+
+
+def _start_seconds(live: LiveSettings) -> float:
+    padding = live.vad.prefix_padding_ms
+    return padding / 1000 if padding is not None else START_SECONDS
 
 
 def caller_turns(live: LiveSettings) -> LLMUserAggregatorParams:
@@ -81,16 +81,12 @@ def caller_turns(live: LiveSettings) -> LLMUserAggregatorParams:
 
     from bot.live.shared_silero import SharedSileroVAD
 
-    vad = live.vad
-    start = vad.prefix_padding_ms / 1000 if vad.prefix_padding_ms is not None else START_SECONDS
-    silence = (
-        vad.silence_duration_ms / 1000
-        if vad.silence_duration_ms is not None
-        else END_SILENCE_SECONDS
-    )
+    quiet = live.vad.silence_duration_ms
+    silence = quiet / 1000 if quiet is not None else END_SILENCE_SECONDS
     stop = min(STOP_SECONDS, silence)
+    params = VADParams(start_secs=_start_seconds(live), stop_secs=stop)
     return LLMUserAggregatorParams(
-        vad_analyzer=SharedSileroVAD(params=VADParams(start_secs=start, stop_secs=stop)),
+        vad_analyzer=SharedSileroVAD(params=params),
         user_turn_strategies=UserTurnStrategies(
             start=[VADUserTurnStartStrategy(enable_interruptions=False)],
             stop=[
