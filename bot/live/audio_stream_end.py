@@ -40,9 +40,8 @@ class AudioStreamEnd:
         *,
         gap_seconds: float = GAP_SECONDS,
         log: Any = logger,
-        on: bool = True,
     ) -> None:
-        self._on = on
+        self.on = True  # off with local turn detection (`local_turns.TurnMarks`)
         self._send_end = send_end
         self._start_task = start_task
         self._gap = gap_seconds
@@ -54,7 +53,7 @@ class AudioStreamEnd:
 
     def frame(self) -> None:
         """A caller audio frame reached the stage."""
-        if not self._on:
+        if not self.on:
             return
         self._last = time.monotonic()
         self._arrived.set()

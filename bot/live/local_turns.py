@@ -46,6 +46,7 @@ from pipecat.turns.user_turn_strategies import ExternalUserTurnStrategies
 from bot.live.outbound import Activity, Audio, Outbound
 
 if TYPE_CHECKING:
+    from bot.live.audio_stream_end import AudioStreamEnd
     from bot.live.stall_watch import StallWatch
     from bot.live_settings import LiveSettings
 
@@ -104,11 +105,14 @@ PipecatHandler = Callable[[Any], Awaitable[None]]
 class TurnMarks:
     """activityStart / activityEnd in order with the caller's audio, across moves."""
 
-    def __init__(self, stage: Any, outbound: Outbound, watch: StallWatch) -> None:
+    def __init__(
+        self, stage: Any, outbound: Outbound, watch: StallWatch, stream_end: AudioStreamEnd
+    ) -> None:
         self._stage = stage  # the Live stage: Pipecat's turn state (pipecat_seams.py)
         self._outbound = outbound
         self._watch = watch
-        if stage._vad_disabled:
+        if stage._vad_disabled:  # local: the marks decide, not a pause or our detection
+            stream_end.on = False
             watch.turns_from_marks()
 
     async def started(self, pipecat: PipecatHandler, frame: Any) -> None:

@@ -175,10 +175,8 @@ class LiveStage(GeminiLiveLLMService, SocketView):
             hang_up=self._end_call,
             log=self._log,
         )
-        self.stream_end = AudioStreamEnd(  # not with local turn detection (local_turns.py)
-            self.outbound.stream_end, self.create_task, log=self._log, on=not self._vad_disabled
-        )
-        self.marks = TurnMarks(self, self.outbound, self.watch)
+        self.stream_end = AudioStreamEnd(self.outbound.stream_end, self.create_task, log=self._log)
+        self.marks = TurnMarks(self, self.outbound, self.watch, self.stream_end)
         # Register now, not when the first context frame arrives, so the first
         # setup already knows every tool (and its behaviour); None: any other name.
         for t in self._registry:
