@@ -155,6 +155,30 @@ async def test_a_drop_in_mid_question_still_gets_the_whole_question_answered(tmp
     assert new_marks == ["activityStart", "activityEnd"], "the window again, in order"
 
 
+async def test_with_no_interruption_the_bot_talks_on(tmp_path, speech_pcm):
+    """No local interruption: LIVE_ACTIVITY_HANDLING=NO_INTERRUPTION is honoured."""
+    state: dict[str, Any] = {}
+
+    async def script(s: LiveSession) -> None:
+        await s.next_utterance()
+        state["turn"] = await s.say("A story " * 6, seconds=3.0)
+
+    live = replace(LOCAL, activity_handling="NO_INTERRUPTION")
+    async with (
+        running_emulator(tmp_path, script=script, stream_rate=1.0) as emu,
+        running_stage(emu, live=live) as h,
+    ):
+        await emu.wait_for(lambda: emu.sessions, timeout=5)
+        await h.feed(speech_pcm("tell me a story") + silence(1.2))
+        await wait_until(lambda: h.recorder.audio_seconds() > 0.5, timeout=10)
+        await h.feed(speech_pcm("uh huh") + silence(1.2))  # over the bot
+        await wait_until(lambda: "turn" in state, timeout=10)
+
+    assert marks(emu) == ["activityStart", "activityEnd"] * 2
+    assert not state["turn"].interrupted and state["turn"].completed
+    assert not h.interruptions(), "nothing cut the bot off locally either"
+
+
 async def test_typed_text_is_a_turn_of_its_own(tmp_path):
     async def script(s: LiveSession) -> None:
         typed = await s.next_utterance()
