@@ -111,6 +111,10 @@ async def serve(
             settings = replace(settings, live=replace(settings.live, api_key=key))
         for note in feature_warnings(settings.live):
             logger.warning(note)
+        if settings.live.turn_detection == "local":  # Silero's session, once, before a call
+            from bot.live.shared_silero import warm_up
+
+            warm_up()
         rooms = RoomStore(settings.data_dir / "rooms.json")
         rooms.check()  # an unreadable rooms file stops the start with one line naming it
         lobby = rooms.ensure_default()

@@ -4,11 +4,13 @@ The same shape as Pipecat's realtime Gemini Live example (transport in, context
 aggregators around the service, transport out); the transport resamples the
 caller's Opus to 16 kHz mono PCM for Gemini and plays its 24 kHz audio back.
 
-The user aggregator gets `ExternalUserTurnStrategies`: Gemini Live decides turns on
-the server, and Pipecat's default strategies (a VAD start that never fires here, no
-VAD being in the pipeline; a Smart Turn v3 stop) load the Smart Turn ONNX model in
-every call's constructor: 65-80 ms of the event loop at each join, which every call
-in progress hears as a gap, and ~8 MiB per call, for an analyser that never runs.
+The user aggregator's turn strategies come from `bot/live/local_turns.py`: by default
+`ExternalUserTurnStrategies` (Gemini Live decides turns on the server; Pipecat's
+default strategies would load the Smart Turn ONNX model in every call's constructor:
+65-80 ms of the event loop at each join, which every call in progress hears as a gap,
+and ~8 MiB per call, for an analyser that never runs); with
+`LIVE_TURN_DETECTION=local`, Silero VAD and the strategies that turn it into
+`activityStart` / `activityEnd`.
 """
 
 from __future__ import annotations
@@ -23,14 +25,10 @@ from pipecat.frames.frames import LLMRunFrame
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.aggregators.llm_context import LLMContext
-from pipecat.processors.aggregators.llm_response_universal import (
-    LLMContextAggregatorPair,
-    LLMUserAggregatorParams,
-)
+from pipecat.processors.aggregators.llm_response_universal import LLMContextAggregatorPair
 from pipecat.transports.base_transport import TransportParams
 from pipecat.transports.smallwebrtc.connection import SmallWebRTCConnection
 from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport
-from pipecat.turns.user_turn_strategies import ExternalUserTurnStrategies
 from pipecat.workers.runner import WorkerRunner
 
 from bot.admission import Admission
@@ -39,6 +37,7 @@ from bot.events import (
     EventSink,
 )
 from bot.feed import CallFeed
+from bot.live.local_turns import caller_turns
 from bot.live.stage import LiveStage
 from bot.live.vertex import live_stage
 from bot.media import flush_output, install_barge_in_flush, install_call_media
@@ -179,8 +178,7 @@ def build_call(
     elif options.greeting:
         context.add_message({"role": "developer", "content": options.greeting})
     user_aggregator, assistant_aggregator = LLMContextAggregatorPair(
-        context,
-        user_params=LLMUserAggregatorParams(user_turn_strategies=ExternalUserTurnStrategies()),
+        context, user_params=caller_turns(live)
     )
     watchdog = CallerWatchdog(options.caller_gone_seconds)
     pipeline = Pipeline(

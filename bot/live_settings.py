@@ -25,6 +25,7 @@ __all__ = [
     "Backend",
     "LiveSettings",
     "Sensitivity",
+    "TurnDetection",
     "VadSettings",
     "feature_warnings",
     "load_live",
@@ -36,6 +37,14 @@ class Sensitivity(StrEnum):
 
     HIGH = "HIGH"
     LOW = "LOW"
+
+
+class TurnDetection(StrEnum):
+    """Who decides the caller's turns: Gemini's automatic activity detection, or our
+    local VAD (`bot/live/local_turns.py`) sending `activityStart` / `activityEnd`."""
+
+    SERVER = "server"
+    LOCAL = "local"
 
 
 DEFAULT_SYSTEM_INSTRUCTION = (
@@ -79,6 +88,7 @@ class LiveSettings:
     custom_vocabulary: tuple[str, ...] = ()
     system_instruction: str = DEFAULT_SYSTEM_INSTRUCTION
     vad: VadSettings = field(default_factory=VadSettings)
+    turn_detection: TurnDetection = TurnDetection.SERVER
     affective_dialog: bool = False
     proactive_audio: bool | None = None  # None: the model's default (nothing sent)
     thinking_budget: int | None = None
@@ -136,6 +146,22 @@ def load_live(r: EnvReader) -> LiveSettings:
         prefix_padding_ms=r.int("LIVE_VAD_PREFIX_PADDING_MS", None, lo=0, hi=5000),
         silence_duration_ms=r.int("LIVE_VAD_SILENCE_MS", None, lo=0, hi=10000),
     )
+    turn_detection = (
+        r.choice("LIVE_TURN_DETECTION", TurnDetection, TurnDetection.SERVER) or TurnDetection.SERVER
+    )
+    if turn_detection is TurnDetection.LOCAL:
+        for name, value in (
+            ("LIVE_VAD_START_SENSITIVITY", vad.start_sensitivity),
+            ("LIVE_VAD_END_SENSITIVITY", vad.end_sensitivity),
+        ):
+            if value is not None:
+                r.problems.append(
+                    f"{name}={value}: it tunes Gemini's own activity detection, which "
+                    "LIVE_TURN_DETECTION=local switches off. Unset it (the local VAD takes "
+                    "LIVE_VAD_PREFIX_PADDING_MS and LIVE_VAD_SILENCE_MS), or set "
+                    "LIVE_TURN_DETECTION=server."
+                )
+        vad = replace(vad, start_sensitivity=None, end_sensitivity=None)
     ping_interval = r.float("LIVE_PING_INTERVAL", 20.0, lo=1.0, hi=300.0)
     ping_timeout = r.float("LIVE_PING_TIMEOUT", 60.0, lo=1.0, hi=600.0)
     if ping_timeout < 30.0:
@@ -161,6 +187,7 @@ def load_live(r: EnvReader) -> LiveSettings:
         system_instruction=r.str("LIVE_SYSTEM_INSTRUCTION", DEFAULT_SYSTEM_INSTRUCTION)
         or DEFAULT_SYSTEM_INSTRUCTION,
         vad=vad,
+        turn_detection=turn_detection,
         affective_dialog=r.bool("LIVE_AFFECTIVE_DIALOG", False),
         proactive_audio=proactive,
         thinking_budget=r.int("LIVE_THINKING_BUDGET", None, lo=-1, hi=32768),

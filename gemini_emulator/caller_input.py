@@ -1,9 +1,14 @@
 """The caller's audio on one socket becoming utterances, as the Live API hears it.
 
 With automatic activity detection the emulator's VAD (`vad.py`) finds the start
-and end of speech; without it, the client marks them (`activityStart` /
-`activityEnd`) and the audio between is one utterance. A start of speech is a
-barge-in when the model is speaking. Kept apart from `LiveSession` (which is the
+and end of speech, and each realtime text is a turn. Without it (the setup's
+`automaticActivityDetection.disabled`), the client marks them (`activityStart` /
+`activityEnd`): the audio and text between are one utterance, answered after
+`activityEnd`; nothing is detected, and input outside a window is no turn (Google:
+"If disabled, the client must send activity signals"; the turn includes only
+activity by default). `audioStreamEnd` then does nothing ("This should only be sent
+when automatic activity detection is enabled"; no error is documented). A start of
+speech is a barge-in when the model is speaking. Kept apart from `LiveSession` (which is the
 scripting API) because this state belongs to one socket: a resumed session gets
 a fresh one.
 """
@@ -12,6 +17,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+
+from loguru import logger
 
 from .recording import ConnectionRecord, Utterance
 from .vad import EnergyVad, VadConfig
@@ -39,6 +46,7 @@ class CallerInput:
         self._start: float | None = None
         self._barge = False
         self._manual: bytearray | None = None  # the open activity window's audio
+        self._manual_text: list[str] = []  # and its realtime text
 
     async def audio(self, conn: ConnectionRecord, pcm: bytes) -> None:
         """16 kHz caller audio received on `conn`."""
@@ -50,20 +58,36 @@ class CallerInput:
             await self._on_vad_event(conn, ev.kind, ev.pcm)
 
     async def audio_stream_end(self, conn: ConnectionRecord) -> None:
-        """`audioStreamEnd`: what the VAD still holds ends now."""
+        """`audioStreamEnd`: what the VAD still holds ends now (automatic detection only)."""
+        if not self.automatic:
+            logger.debug("emulator: audioStreamEnd without automatic activity detection: ignored")
+            return
+        for ev in self._vad.flush():
+            await self._on_vad_event(conn, ev.kind, ev.pcm)
+
+    def text(self, conn: ConnectionRecord, text: str) -> None:
+        """Realtime text: a turn of its own, or (manual) part of the open window."""
         if self.automatic:
-            for ev in self._vad.flush():
-                await self._on_vad_event(conn, ev.kind, ev.pcm)
+            self._utterance(Utterance("text", conn.index, text=text))
+        elif self._manual is not None:
+            self._manual_text.append(text)
+        else:
+            logger.debug("emulator: realtime text outside an activity window: no turn")
 
     async def activity_start(self) -> None:
-        self._manual = bytearray()
+        self._manual, self._manual_text = bytearray(), []
         await self._speech_start()
 
     def activity_end(self, conn: ConnectionRecord) -> None:
         if self._manual is None:
             return
         pcm, self._manual = bytes(self._manual), None
-        self._end(conn, pcm)
+        text, self._manual_text = "".join(self._manual_text), []
+        if text and not pcm:
+            self._utterance(Utterance("text", conn.index, text=text))
+            self._start = None
+            return
+        self._end(conn, pcm, text or None)
 
     async def _on_vad_event(self, conn: ConnectionRecord, kind: str, pcm: bytes) -> None:
         if kind == "start":
@@ -76,12 +100,13 @@ class CallerInput:
         self._barge = self._model_speaking()
         await self._speech_started()
 
-    def _end(self, conn: ConnectionRecord, pcm: bytes) -> None:
+    def _end(self, conn: ConnectionRecord, pcm: bytes, text: str | None = None) -> None:
         self._utterance(
             Utterance(
                 "audio",
                 conn.index,
                 pcm=pcm,
+                text=text,
                 started_at=self._start or time.monotonic(),
                 barge_in=self._barge,
             )

@@ -74,7 +74,7 @@ async def dispatch(
         if body.get("audioStreamEnd"):
             await session.caller_input.audio_stream_end(conn)
         if isinstance(body.get("text"), str) and body["text"]:
-            session._add_utterance(Utterance("text", conn.index, text=body["text"]))
+            session.caller_input.text(conn, body["text"])
     elif msg.kind == "clientContent":
         turns = body.get("turns") or []
         if isinstance(turns, dict):

@@ -5,7 +5,8 @@ whose Google client talks to a `LiveEmulator` through the SDK's own
 variables, exactly as in production.
 
 The pipeline is the call's own minus the transport: context aggregators around
-the stage, a recorder where the output transport would be. Caller audio is fed
+the stage (with the call's turn detection, `bot/live/local_turns.py`), a recorder
+where the output transport would be. Caller audio is fed
 as 20 ms `InputAudioRawFrame`s, as the SmallWebRTC input produces them.
 """
 
@@ -34,6 +35,7 @@ from pipecat.workers.runner import WorkerRunner
 
 from bot.envpatch import patched_env
 from bot.events import EventSink
+from bot.live.local_turns import caller_turns
 from bot.live.stage import LiveStage
 from bot.live.vertex import live_stage
 from bot.media.formats import CALLER_AUDIO
@@ -148,8 +150,9 @@ async def _running_stage(
     room: RoomInfo | None = None,
     call_id: str = "test",
 ) -> AsyncIterator[StageHarness]:
+    live = live or live_settings()
     stage = live_stage(
-        live=live or live_settings(),
+        live=live,
         tools=tools or ToolRegistry(),
         google_search=google_search,
         inference_on_context_initialization=greeting is not None,
@@ -161,7 +164,7 @@ async def _running_stage(
     context = LLMContext()
     if greeting:
         context.add_message({"role": "developer", "content": greeting})
-    user_agg, assistant_agg = LLMContextAggregatorPair(context)
+    user_agg, assistant_agg = LLMContextAggregatorPair(context, user_params=caller_turns(live))
     worker = PipelineWorker(
         Pipeline([user_agg, stage, recorder, assistant_agg]),
         params=PipelineParams(),

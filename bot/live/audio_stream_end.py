@@ -12,7 +12,9 @@ even when muted (silent frames; with DTX a comfort-noise packet every 400 ms, se
 `bot/watchdog.py`), and our decoder does not fill gaps longer than 100 ms
 (`bot/media/decoder.py`), so a second without any caller frame reaching the stage
 means the stream paused. Quiet audio is left to Gemini's own VAD. One
-`audioStreamEnd` per pause; the next frame goes out as always.
+`audioStreamEnd` per pause; the next frame goes out as always. Off with local turn
+detection (`local_turns.py`): Google says to send it "only ... when automatic
+activity detection is enabled", and there `activityEnd` ends the turn.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class AudioStreamEnd:
         gap_seconds: float = GAP_SECONDS,
         log: Any = logger,
     ) -> None:
+        self.on = True  # off with local turn detection (`local_turns.TurnMarks`)
         self._send_end = send_end
         self._start_task = start_task
         self._gap = gap_seconds
@@ -50,6 +53,8 @@ class AudioStreamEnd:
 
     def frame(self) -> None:
         """A caller audio frame reached the stage."""
+        if not self.on:
+            return
         self._last = time.monotonic()
         self._arrived.set()
         if self._task is None:

@@ -106,32 +106,11 @@ def pipecat_settings(live: LiveSettings) -> GeminiLiveLLMSettings:
     """Our settings in the shape Pipecat's service takes, as the model table allows them
     (`models.check_live`: anything the model does not take is left out)."""
     live = check_live(live).live
-    vad = live.vad
-    has_vad = any(
-        v is not None
-        for v in (
-            vad.start_sensitivity,
-            vad.end_sensitivity,
-            vad.prefix_padding_ms,
-            vad.silence_duration_ms,
-        )
-    )
     return GeminiLiveLLMSettings(
         model=live.model,
         voice=live.voice,
         language=live.language,
-        vad=GeminiVADParams(
-            start_sensitivity=StartSensitivity(f"START_SENSITIVITY_{vad.start_sensitivity}")
-            if vad.start_sensitivity
-            else None,
-            end_sensitivity=EndSensitivity(f"END_SENSITIVITY_{vad.end_sensitivity}")
-            if vad.end_sensitivity
-            else None,
-            prefix_padding_ms=vad.prefix_padding_ms,
-            silence_duration_ms=vad.silence_duration_ms,
-        )
-        if has_vad
-        else None,
+        vad=_vad(live),
         context_window_compression=ContextWindowCompressionParams(
             enabled=live.context_compression, trigger_tokens=live.compression_trigger_tokens
         ),
@@ -141,6 +120,34 @@ def pipecat_settings(live: LiveSettings) -> GeminiLiveLLMSettings:
         temperature=live.temperature,
         top_p=live.top_p,
         turn_coverage=TurnCoverage(live.turn_coverage) if live.turn_coverage else None,
+    )
+
+
+def _vad(live: LiveSettings) -> GeminiVADParams | None:
+    """Gemini's activity detection as set; with local turn detection, switched off
+    (the local VAD's timing, LIVE_VAD_*_MS, is not sent: it is the local VAD's)."""
+    if live.turn_detection == "local":
+        return GeminiVADParams(disabled=True)
+    vad = live.vad
+    if all(
+        v is None
+        for v in (
+            vad.start_sensitivity,
+            vad.end_sensitivity,
+            vad.prefix_padding_ms,
+            vad.silence_duration_ms,
+        )
+    ):
+        return None
+    return GeminiVADParams(
+        start_sensitivity=StartSensitivity(f"START_SENSITIVITY_{vad.start_sensitivity}")
+        if vad.start_sensitivity
+        else None,
+        end_sensitivity=EndSensitivity(f"END_SENSITIVITY_{vad.end_sensitivity}")
+        if vad.end_sensitivity
+        else None,
+        prefix_padding_ms=vad.prefix_padding_ms,
+        silence_duration_ms=vad.silence_duration_ms,
     )
 
 

@@ -49,8 +49,10 @@ What the table says, and where it comes from (Google's pages unless said):
 
 Where the docs are silent we take the conservative side: transcription language hints
 (`language_codes`) only for 3.8, `custom_vocabulary` only on Vertex AI's 3.8; temperature,
-top_p, activity handling and turn coverage (generation and realtime-input config every
-Live model documents) everywhere. An unknown model id gets `UNKNOWN` (BLOCKING tools,
+top_p, activity handling, turn coverage and turning automatic activity detection off
+for `activityStart` / `activityEnd` (generation and realtime-input config every Live
+model documents; https://ai.google.dev/gemini-api/docs/live-guide, "Disable automatic
+VAD") everywhere. An unknown model id gets `UNKNOWN` (BLOCKING tools,
 nothing optional) and one warning.
 """
 
@@ -111,6 +113,7 @@ class Capabilities:
     turn_coverage: bool = True
     turn_coverage_default: str = "TURN_INCLUDES_ONLY_ACTIVITY"
     activity_handling: bool = True
+    activity_signals: bool = True  # automatic detection off, activityStart / activityEnd
     response_modalities: tuple[str, ...] = ("AUDIO",)
     sampling: bool = True  # temperature, top_p
     known: bool = True
@@ -158,6 +161,7 @@ UNKNOWN = Capabilities(
     family="unknown Live model",
     turn_coverage=False,
     activity_handling=False,
+    activity_signals=False,
     known=False,
 )
 
@@ -225,7 +229,8 @@ def check_live(live: LiveSettings) -> ModelCheck:
         notices.append(
             f"LIVE_MODEL={name} is not a Live model livebot knows ({', '.join(known_families())}): "
             "using conservative defaults (BLOCKING tools, no thinking, affective dialog, "
-            "proactive audio, transcription hints, activity handling or turn coverage)."
+            "proactive audio, transcription hints, activity handling, turn coverage or local "
+            "turn detection)."
         )
 
     if live.thinking_budget is not None and not caps.thinking_budget:
@@ -343,6 +348,17 @@ def check_live(live: LiveSettings) -> ModelCheck:
             "Unset it.",
             "activity_handling",
             None,
+        )
+    if live.turn_detection == "local" and not caps.activity_signals:
+        from bot.live_settings import TurnDetection  # the settings module imports this one
+
+        refuse(
+            "LIVE_TURN_DETECTION",
+            "local",
+            "is not known to take activity signals (automatic activity detection off)",
+            "Set LIVE_TURN_DETECTION=server, or choose a Live model livebot knows.",
+            "turn_detection",
+            TurnDetection.SERVER,
         )
     if live.turn_coverage is not None and not caps.turn_coverage:
         refuse(

@@ -17,9 +17,11 @@ but a bounded rate keeps the socket's send buffer and the server's input queue f
 taking seconds of audio in one go; at 4x a 3 s backlog is sent in 0.75 s and live
 audio catches up (it waits behind the backlog meanwhile).
 
-Live sends and the flush use the same `_send_realtime`. (Pipecat's own
-`_send_user_audio` also keeps a pre-roll when server VAD is disabled; our settings
-never disable it, so every frame is sent as it comes, as Pipecat does then.)
+Live sends and the flush use the same `_send_realtime`. With local turn detection
+(`local_turns.py`) the audio outside the caller's turn stays in Pipecat's own
+pre-roll; while input flows, Pipecat sends `activityStart` / `activityEnd` and the
+pre-roll on the socket itself and they join the replay log here (`sent_elsewhere`);
+during a move and its catch-up they are held and sent in order like the audio.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from google.genai.types import Blob, FunctionResponse
+from google.genai.types import ActivityEnd, ActivityStart, Blob, FunctionResponse
 from loguru import logger
 
 from bot.live.replay_log import Entry, ReplayLog
@@ -64,6 +66,9 @@ class Audio:
 @dataclass(frozen=True, slots=True)
 class Text:
     text: str
+    # Local turn detection, no caller turn open: sent inside its own activityStart /
+    # activityEnd (without Gemini's detection, "the client must send activity signals").
+    own_turn: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +76,14 @@ class StreamEnd:
     """`audioStreamEnd`: the caller's audio paused (`audio_stream_end.py`)."""
 
 
-Realtime = Audio | Text | StreamEnd
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """`activityStart` (`start`) or `activityEnd`: local turn detection (`local_turns.py`)."""
+
+    start: bool
+
+
+Realtime = Audio | Text | StreamEnd | Activity
 SendError = Callable[[Exception], Awaitable[None]]
 StartTask = Callable[[Coroutine[Any, Any, None], str], "asyncio.Task[None]"]
 
@@ -112,11 +124,24 @@ class Outbound:
     async def audio(self, pcm: bytes, sample_rate: int, num_channels: int = 1) -> None:
         await self._realtime_input(Audio(pcm, sample_rate, num_channels))
 
-    async def text(self, text: str) -> None:
-        await self._realtime_input(Text(text))
+    async def text(self, text: str, *, own_turn: bool = False) -> None:
+        await self._realtime_input(Text(text, own_turn))
 
     async def stream_end(self) -> None:
         await self._realtime_input(StreamEnd())
+
+    async def activity(self, start: bool) -> None:
+        await self._realtime_input(Activity(start))
+
+    @property
+    def flowing(self) -> bool:
+        """Input goes straight out now: nothing held or waiting ahead of it."""
+        session = self._socket.session
+        return not (self.held or self._realtime or session is None) and self._socket.realtime_ready
+
+    def sent_elsewhere(self, item: Realtime, index: int | None) -> None:
+        """`item` went out on the socket by another path (Pipecat's): kept to send again."""
+        self.replay.sent(item, index, seconds=_seconds(item))
 
     async def video(self, jpeg: bytes) -> None:
         """A caller video frame: sent now, or kept (only the newest) until `flush()`."""
@@ -288,8 +313,17 @@ async def _send_realtime(session: Any, item: Realtime) -> None:
         await session.send_realtime_input(
             audio=Blob(data=item.pcm, mime_type=pcm_mime_type(item.sample_rate))
         )
+    elif isinstance(item, Text) and item.own_turn:
+        await session.send_realtime_input(activity_start=ActivityStart())
+        await session.send_realtime_input(text=item.text)
+        await session.send_realtime_input(activity_end=ActivityEnd())
     elif isinstance(item, Text):
         await session.send_realtime_input(text=item.text)
+    elif isinstance(item, Activity):
+        mark = (
+            {"activity_start": ActivityStart()} if item.start else {"activity_end": ActivityEnd()}
+        )
+        await session.send_realtime_input(**mark)
     else:
         await session.send_realtime_input(audio_stream_end=True)
 

@@ -35,6 +35,10 @@ OVERRIDDEN: dict[str, str] = {
     "a move opens the new socket through it, as Pipecat does",
     "_get_history_config": "Vertex AI refuses history_config (vertex.py)",
     "_supports_non_blocking_tools": "the model table says which models take NON_BLOCKING (models.py)",
+    "_handle_user_started_speaking": "local turn detection: Pipecat sends activityStart and "
+    "its pre-roll while input flows; during a move they wait in the outbound queue "
+    "(local_turns.TurnMarks)",
+    "_handle_user_stopped_speaking": "the same for activityEnd; the stall watch is told",
 }
 
 USED: dict[str, str] = {
@@ -53,6 +57,12 @@ USED: dict[str, str] = {
     "_tools_from_init": "the setup's tools: rebuilt from the call's tools before each connect",
     "_cancel_function_call_tasks": "stops exactly the cancelled calls' handlers",
     "_handle_send_error": "a failed realtime send is reported as Pipecat reports it",
+    "_vad_disabled": "local turn detection: Pipecat sends activityStart/End; no audioStreamEnd",
+    "_user_is_speaking": "local turn detection: audio outside a turn goes to Pipecat's "
+    "pre-roll (its own _send_user_audio), not out; set as Pipecat does during a move",
+    "_user_audio_preroll_buffer": "the pre-roll Pipecat sends after activityStart: kept to "
+    "send again after a move (TurnMarks)",
+    "_user_audio_preroll_buffer_sample_rate": "its rate",
     "_is_gemini_3": "a stall nudge on a 3.x model needs a realtime input too (stall_watch.py)",
 }
 

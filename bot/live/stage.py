@@ -20,6 +20,7 @@ subclass only overrides its seams and delegates each to a module with one job:
   declares every tool and its behaviour); `tool_updates.py`: a tool added or removed
   during the call reaches the model by resuming the session; `vertex.py`: Vertex AI;
 - `stall_watch.py`: a model that does not answer is nudged, then moved;
+  `local_turns.py`: with LIVE_TURN_DETECTION=local, Silero decides the caller's turns;
 - `call_events.py`: the typed events (`bot/events.py`) the page and metrics get.
 
 `socket_view.py` is what the delegates see of Pipecat's socket state. Every Pipecat
@@ -59,6 +60,7 @@ from bot.live.client import (
 )
 from bot.live.declarations import tag_behaviors, tools_schema
 from bot.live.limits import apply_to_setup
+from bot.live.local_turns import TurnMarks, preroll_seconds
 from bot.live.models import capabilities
 from bot.live.outbound import Outbound
 from bot.live.replay_log import NumberedSession
@@ -113,6 +115,7 @@ class LiveStage(GeminiLiveLLMService, SocketView):
             system_instruction=system_instruction or live.system_instruction,
             tools=tools_schema(self._registry, google_search=google_search),
             http_options=live_http_options(live),
+            user_audio_preroll_secs=preroll_seconds(live),
             **kwargs,
         )
         self.hung_up: str | None = None
@@ -175,6 +178,7 @@ class LiveStage(GeminiLiveLLMService, SocketView):
             log=self._log,
         )
         self.stream_end = AudioStreamEnd(self.outbound.stream_end, self.create_task, log=self._log)
+        self.marks = TurnMarks(self, self.outbound, self.watch, self.stream_end)
         # Register now, not when the first context frame arrives, so the first
         # setup already knows every tool (and its behaviour); None: any other name.
         for t in self._registry:
@@ -284,11 +288,19 @@ class LiveStage(GeminiLiveLLMService, SocketView):
         if self._audio_input_paused:
             return
         self.watch.caller_audio(frame.audio, frame.sample_rate, frame.num_channels)
+        if self._vad_disabled and not self._user_is_speaking:  # local_turns.py: pre-roll
+            return await super()._send_user_audio(frame)
         self.stream_end.frame()
         await self.outbound.audio(frame.audio, frame.sample_rate, frame.num_channels)
 
+    async def _handle_user_started_speaking(self, frame: Any) -> None:
+        await self.marks.started(super()._handle_user_started_speaking, frame)  # local_turns
+
+    async def _handle_user_stopped_speaking(self, frame: Any) -> None:
+        await self.marks.stopped(super()._handle_user_stopped_speaking, frame)
+
     async def _send_user_text(self, text: str) -> None:
-        await self.outbound.text(text)
+        await self.outbound.text(text, own_turn=self._vad_disabled and not self._user_is_speaking)
 
     async def _tool_response(self, response: FunctionResponse) -> None:
         self.watch.tool_result(response)

@@ -10,7 +10,8 @@ deferred itself), and a caller then waits in silence for ever.
 The stage reports what it sees; the watch keeps one deadline:
 
 - armed when the caller finished a turn (their speech went quiet, by our own energy
-  detection of the audio we send, or Gemini transcribed their words), when a tool
+  detection of the audio we send, or with local turn detection at `activityEnd`, or
+  Gemini transcribed their words), when a tool
   result the model must speak about was sent (BLOCKING, INTERRUPT, WHEN_IDLE), or
   after a move that cut an answer (or lost one not yet begun);
 - cleared by any model output (audio, its transcription, a tool call); not armed
@@ -117,6 +118,7 @@ class StallWatch:
         self._speech = 0.0  # seconds of speech in the caller's current run
         self._quiet = 0.0  # seconds of quiet since the caller's last speech
         self._speaking = False
+        self._marks = False  # the caller's turns come from activityStart / activityEnd
         self._expecting_at_loss = False
         self._reported = False  # a LiveStalled went out and no answer has come since
 
@@ -124,6 +126,8 @@ class StallWatch:
 
     def caller_audio(self, pcm: bytes, sample_rate: int, num_channels: int = 1) -> None:
         """Caller audio on its way to Gemini: our own detection of a finished turn."""
+        if self._marks:
+            return
         samples = np.frombuffer(pcm, dtype=np.int16, count=len(pcm) // 2).astype(np.float32)
         if not len(samples):
             return
@@ -148,6 +152,21 @@ class StallWatch:
         if self._in_turn or self._speaking:
             return  # the model is answering already, or the caller is still speaking
         self._arm(why)
+
+    def turns_from_marks(self) -> None:
+        """Local turn detection: the caller speaks from `activityStart` to `activityEnd`
+        (Silero's decision), not by our energy detection (room noise is loud too)."""
+        self._marks = True
+
+    def caller_turn_started(self) -> None:
+        """`activityStart`: the caller speaks; no waiting meanwhile."""
+        self._speaking = True
+        self._due = None
+
+    def caller_turn_ended(self) -> None:
+        """`activityEnd`: the caller's turn is over, an answer is due."""
+        self._speaking = False
+        self.caller_turn()
 
     def model_output(self) -> None:
         """Audio, its transcription or a tool call: the model is answering."""

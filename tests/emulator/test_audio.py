@@ -165,6 +165,37 @@ async def test_manual_activity_detection(make_emulator, speech_pcm: bytes) -> No
         assert s.utterances[0].duration == pytest.approx(0.4, abs=0.01)
 
 
+async def test_without_automatic_detection_only_the_window_is_a_turn(  # type: ignore[no-untyped-def]
+    make_emulator, speech_pcm: bytes
+) -> None:
+    async with make_emulator(script=silent) as emu:
+        client = genai.Client(api_key="k")
+        config = types.LiveConnectConfig(
+            realtime_input_config=types.RealtimeInputConfig(
+                automatic_activity_detection=types.AutomaticActivityDetection(disabled=True)
+            )
+        )
+        async with client.aio.live.connect(model=MODEL, config=config) as session:
+            await session.send_realtime_input(text="typed outside a window")
+            await session.send_realtime_input(activity_start=types.ActivityStart())
+            await send_pcm(session, speech_pcm)
+            await session.send_realtime_input(audio_stream_end=True)  # only for automatic
+            await send_pcm(session, silence(0.2))
+            await session.send_realtime_input(activity_end=types.ActivityEnd())
+            await session.send_realtime_input(activity_start=types.ActivityStart())
+            await session.send_realtime_input(text="typed in a window")
+            await session.send_realtime_input(activity_end=types.ActivityEnd())
+            s = emu.session()
+            await emu.wait_for(lambda: len(s.utterances) >= 2)
+            await asyncio.sleep(0.1)
+            assert emu.connections[0].open, "audioStreamEnd is not an error"
+        spoken = len(speech_pcm) / 2 / 16000
+        assert [u.kind for u in s.utterances] == ["audio", "text"]
+        # audioStreamEnd did not end the window: the speech and the silence after it.
+        assert s.utterances[0].duration == pytest.approx(spoken + 0.2, abs=0.01)
+        assert s.utterances[1].text == "typed in a window"
+
+
 async def test_activity_start_with_automatic_vad_is_1007(
     emulator: LiveEmulator, client: genai.Client
 ) -> None:

@@ -210,3 +210,23 @@ async def test_the_rooms_light_and_room_names_become_vertex_38s_custom_vocabular
     assert config.input_audio_transcription == AudioTranscriptionConfig(language_codes=["sv-SE"])
     if toolset.stop is not None:
         await toolset.stop()
+
+
+def test_local_turn_detection_switches_geminis_detection_off_and_is_checked():
+    live = load_settings(
+        {**KEY, "LIVE_TURN_DETECTION": "local", "LIVE_VAD_SILENCE_MS": "1200"}
+    ).live
+    assert live.turn_detection == "local"
+    vad = pipecat_settings(live).vad
+    assert vad is not None and vad.disabled is True
+    assert vad.silence_duration_ms is None, "the local VAD's timing is not sent to Gemini"
+    assert pipecat_settings(load_settings(KEY).live).vad is None, "default: nothing changes"
+    with pytest.raises(SettingsError) as e:
+        load_settings({**KEY, "LIVE_TURN_DETECTION": "local", "LIVE_VAD_END_SENSITIVITY": "LOW"})
+    assert "LIVE_VAD_END_SENSITIVITY=LOW" in str(e.value) and "LIVE_TURN_DETECTION" in str(e.value)
+    with pytest.raises(SettingsError) as e:
+        load_settings({**KEY, "LIVE_TURN_DETECTION": "client"})
+    assert "LIVE_TURN_DETECTION='client'" in str(e.value) and "server, local" in str(e.value)
+    with pytest.raises(SettingsError) as e:  # an unknown model: not known to take the signals
+        load_settings({**KEY, "LIVE_TURN_DETECTION": "local", "LIVE_MODEL": "gemini-9.9-live"})
+    assert "LIVE_TURN_DETECTION=local: gemini-9.9-live" in str(e.value)
