@@ -4,6 +4,7 @@ uv run python -m bench                # the full run (~8 min): table + plot in b
 uv run python -m bench --quick        # fewer markers and capacity steps (~3 min)
 uv run python -m bench --soak         # one 5-minute call at 2 % loss (livebot), then stop
 uv run python -m bench --only livebot # one bot (no ratios)
+uv run python -m bench --video        # livebot's calls without and with a camera (~3 min)
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ def main() -> int:
     p.add_argument("--steps", default="1,2,3,4,6,8,12,16,24,32", help="capacity steps (calls)")
     p.add_argument("--markers", type=int, default=25, help="markers each way per phase")
     p.add_argument("--soak", action="store_true", help="only the 5-minute 2 %% loss call")
+    p.add_argument("--video", action="store_true", help="livebot audio only vs camera on")
     p.add_argument("--soak-minutes", type=float, default=5.0)
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args()
@@ -68,6 +70,8 @@ def main() -> int:
         return 0
 
     markers = 12 if args.quick else args.markers
+    if args.video:
+        return video(args, work, markers, started)
     steps = [int(s) for s in args.steps.split(",") if s]
     if args.quick:
         steps = steps[:3]
@@ -97,6 +101,30 @@ def main() -> int:
     text = report.markdown(live, anchor, meta)
     (args.out / "results.md").write_text(text)
     report.plot(live, anchor, args.out / "latency.png")
+    print(text)
+    return 0
+
+
+def video(args: argparse.Namespace, work: Path, markers: int, started: float) -> int:
+    """Audio only and camera on, the same calls and phases each: results/video-latency.md."""
+    runs = {}
+    for kind in ("livebot", "livebot-video"):
+        runs[kind] = asyncio.run(
+            run_kind(kind, work, markers=markers, steps=[], losses=(), base_calls=args.calls)
+        )
+    (args.out / "video-latency.json").write_text(json.dumps(runs, indent=1))
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    text = (
+        f"# Caller video: what a camera adds to a call\n\n`python -m bench "
+        f"{' '.join(sys.argv[1:])}`, {when}, {time.monotonic() - started:.0f} s; "
+        f"{args.calls} calls each, {markers} markers each way per phase; each caller sends "
+        "a 640x480 30 fps camera whose picture changes every frame (LIVE_VIDEO=camera, "
+        "LIVE_VIDEO_FPS=1): the bot decodes it, samples, scales and encodes one JPEG a "
+        "second into the Live session.\n\n"
+        + report.video_table(runs["livebot"], runs["livebot-video"])
+        + "\n"
+    )
+    (args.out / "video-latency.md").write_text(text)
     print(text)
     return 0
 

@@ -79,6 +79,21 @@ ROWS: list[tuple[str, str, str, int]] = [
 ]
 
 
+def video_table(audio: dict[str, Any], video: dict[str, Any]) -> str:
+    """The same calls with and without a camera each: what video adds (`--video`)."""
+    lines = [
+        "| figure | audio only | camera on (1 fps to Live) | camera / audio |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for label, section, key, digits in ROWS:
+        if section != "main":
+            continue
+        a = (audio.get(section) or {}).get(key)
+        b = (video.get(section) or {}).get(key)
+        lines.append(f"| {label} | {_f(a, digits)} | {_f(b, digits)} | {_ratio(b, a)} |")
+    return "\n".join(lines)
+
+
 def table(live: dict[str, Any], anchor: dict[str, Any]) -> str:
     lines = [
         "| figure | livebot | anchor (stock Pipecat) | livebot / anchor |",

@@ -112,7 +112,9 @@ async def idle_script(session: LiveSession) -> None:
 
 async def dial(bot: BotProcess, emulator: LiveEmulator, seed: int) -> Call:
     before = len(emulator.sessions)
-    caller = BenchCaller(bot.link, seed=seed)
+    caller = BenchCaller(
+        bot.link, seed=seed, camera=bench_camera() if "video" in bot.kind else None
+    )
     await caller.connect(timeout=30)
     await emulator.wait_for(lambda: len(emulator.sessions) > before, timeout=30)
     session = emulator.sessions[before]
@@ -124,6 +126,19 @@ async def dial(bot: BotProcess, emulator: LiveEmulator, seed: int) -> Call:
         timeout=30,
     )
     return Call(caller, session)
+
+
+def bench_camera() -> Any:
+    """A 640x480, 30 fps camera whose picture changes every frame: none is skipped as
+    unchanged, so the bot samples, scales and encodes one a second (the worst case)."""
+    from caller.video import ColourCamera
+
+    class Changing(ColourCamera):
+        async def recv(self):  # type: ignore[no-untyped-def]
+            self.rgb = ((self.frames * 37) % 256, 90, 160)
+            return await super().recv()
+
+    return Changing((0, 0, 0))
 
 
 def _match(

@@ -1,6 +1,6 @@
 """One bot server in its own process, so the benchmark can read its CPU time and RSS.
 
-    python -m bench.serve livebot|anchor --data-dir DIR [--log-level INFO]
+    python -m bench.serve livebot|livebot-video|anchor --data-dir DIR [--log-level INFO]
 
 The Live endpoint comes from the environment (`GOOGLE_GEMINI_BASE_URL`, `SSL_CERT_FILE`,
 as `gemini_emulator.client_env()` gives them). Prints one line
@@ -41,7 +41,7 @@ def bench_toolset() -> Toolset:
     return Toolset(name="bench", tools=[bench_ping], description="benchmark")
 
 
-def livebot_app(data_dir: Path, port: int):
+def livebot_app(data_dir: Path, port: int, video: bool = False):
     from dataclasses import replace
 
     from bot import links
@@ -58,6 +58,7 @@ def livebot_app(data_dir: Path, port: int):
         ),
         join_rate_per_minute=6000.0,
         join_burst=1000,
+        env={"LIVE_VIDEO": "camera"} if video else {},  # livebot-video: callers show a camera
     )
     rooms = RoomStore(data_dir / "rooms.json")
     rooms.put(Room(name=BENCH_ROOM, max_callers=50))
@@ -90,7 +91,10 @@ async def watch_loop_lag(path: Path, tick: float = 0.01) -> None:
 
 async def serve(kind: str, data_dir: Path) -> None:
     port = free_port()
-    app, base, link = livebot_app(data_dir, port) if kind == "livebot" else anchor_app(port)
+    if kind == "anchor":
+        app, base, link = anchor_app(port)
+    else:
+        app, base, link = livebot_app(data_dir, port, video=kind == "livebot-video")
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
     )
@@ -116,7 +120,7 @@ async def serve(kind: str, data_dir: Path) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(prog="python -m bench.serve")
-    p.add_argument("kind", choices=["livebot", "anchor"])
+    p.add_argument("kind", choices=["livebot", "livebot-video", "anchor"])
     p.add_argument("--data-dir", type=Path, required=True)
     p.add_argument("--log-level", default="WARNING")
     args = p.parse_args()

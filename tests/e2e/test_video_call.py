@@ -4,16 +4,21 @@ through the bot into the Live emulator, which names the colour back."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import pytest
 
+from bot.call import CallOptions
+from bot.settings import LiveSettings
 from caller import Caller
 from caller.video import ColourCamera
 from gemini_emulator import LiveSession
 from gemini_emulator.testing import running_emulator
 from gemini_emulator.video import colour_name
 from testkit.bot import running_bot
+from tools.api import Scheduling, tool
+from tools.registry import ToolRegistry
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -182,3 +187,42 @@ async def test_the_camera_comes_back_after_an_ice_restart(tmp_path):
         assert caller.pc_id != old
         camera.rgb = BLUE
         await hears(caller, "I see blue")
+
+
+async def test_video_is_not_caller_speech_for_the_stall_watch_or_the_tools_guard(tmp_path):
+    """A camera pointed at a changing scene while the caller says nothing: the model owes
+    no answer (no nudge however long it stays quiet), and an acting tool the model calls
+    on its own after seeing it is refused, not run."""
+    switched: list[str] = []
+
+    @tool(acting=True, scheduling=Scheduling.SILENT)
+    async def set_light(name: str, on: bool) -> dict:
+        """Switch one light on or off."""
+        switched.append(name)
+        return {"name": name, "on": on}
+
+    answered: dict = {}
+
+    async def script(s: LiveSession) -> None:
+        await s._wait_for(lambda: len(s.video_frames) >= 4, 20)  # 4 s of video, no words
+        answered["nudges"] = [
+            r for r in emu.received_of("clientContent") if r.body.get("turnComplete")
+        ]
+        call_id = await s.call_tool("set_light", {"name": "kitchen", "on": True})
+        answered["response"] = await s.tool_response(call_id)
+
+    def options(room) -> CallOptions:
+        return CallOptions(greeting=None, tools=ToolRegistry([set_light]), room=room)
+
+    live = LiveSettings(api_key="test-key", greeting=None, stall_seconds=1.0)
+    async with (
+        running_emulator(tmp_path, script=script) as emu,
+        running_bot(emu, tmp_path, live=live, options_factory=options, **CAMERA) as bot,
+        Caller(bot.link(), camera=ChangingCamera(RED)) as caller,
+    ):
+        await caller.connect(timeout=15)
+        await caller.wait_until(lambda: "response" in answered, 30)
+    # 4 s of video with a 1 s stall time: no nudge (the model owed no answer).
+    assert answered["nudges"] == [], "the stall watch nudged a model that owed no answer"
+    assert switched == [], "an acting tool ran with no caller turn"
+    assert "no_caller_turn" in json.dumps(answered["response"].response)
