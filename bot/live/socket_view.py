@@ -35,6 +35,9 @@ class _PipecatLive(Protocol):
 class SocketView:
     """Mixin of `LiveStage`: its socket state as its delegates' protocols ask for it."""
 
+    _session: Any  # Pipecat's (`drop_socket` clears them)
+    _connection_task: Any
+
     @property
     def session(self: _PipecatLive) -> Any | None:
         return self._session
@@ -65,3 +68,17 @@ class SocketView:
 
     async def connect(self: _PipecatLive, handle: str | None) -> None:
         await self._connect(session_resumption_handle=handle)
+
+    async def drop_socket(self: _PipecatLive) -> None:
+        """Close the socket and stop its receive loop (a move opens the next one)."""
+        task, session = self._connection_task, self._session
+        self._connection_task = None
+        self._session = None
+        self._ready_for_realtime_input = False
+        if session is not None:
+            try:
+                await session.close()
+            except Exception as e:
+                self._log.debug(f"closing the old Live socket: {e}")
+        if task is not None and task is not asyncio.current_task():
+            await self.cancel_task(task, timeout=1.0)

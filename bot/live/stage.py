@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from google.genai.types import Content, FunctionResponse, LiveServerMessage, Part, Transcription
@@ -70,7 +71,7 @@ from bot.live.stall_watch import StallWatch
 from bot.live.tool_calls import ToolCallLedger
 from bot.live.tool_updates import ToolUpdates
 from bot.live.transcript import CallerTranscript
-from bot.live.usage import CallUsage
+from bot.live.usage import CallUsage, say_goodbye
 from bot.settings import LiveSettings
 from tools.api import CallInfo, RoomInfo
 from tools.registry import ToolRegistry
@@ -99,9 +100,7 @@ class LiveStage(GeminiLiveLLMService, SocketView):
     ):
         self._registry = tools or ToolRegistry()
         self._live = live
-        self._model_caps = capabilities(
-            live.model, live.backend
-        )  # the model is the session's for good
+        self._model_caps = capabilities(live.model, live.backend)  # the session's for good
         self._log = logger.bind(call_id=call_id)
         self._on_interrupted = on_interrupted
         settings = pipecat_settings(live)
@@ -173,7 +172,7 @@ class LiveStage(GeminiLiveLLMService, SocketView):
             live.limits,
             self.events,
             self.create_task,
-            goodbye=self._say_goodbye,
+            goodbye=partial(say_goodbye, self),
             hang_up=self._end_call,
             log=self._log,
         )
@@ -199,19 +198,6 @@ class LiveStage(GeminiLiveLLMService, SocketView):
     def lost_reason(self) -> str | None:
         return self.moves.lost_reason
 
-    async def drop_socket(self) -> None:
-        task, session = self._connection_task, self._session
-        self._connection_task = None
-        self._session = None
-        self._ready_for_realtime_input = False
-        if session is not None:
-            try:
-                await session.close()
-            except Exception as e:
-                self._log.debug(f"closing the old Live socket: {e}")
-        if task is not None and task is not asyncio.current_task():
-            await self.cancel_task(task, timeout=1.0)
-
     def _after_answer(self) -> None:
         """After each final tool answer: a goAway or tools move may be due now."""
         self.moves.maybe_move_after_go_away()
@@ -234,16 +220,6 @@ class LiveStage(GeminiLiveLLMService, SocketView):
         """The caller came back (`bot.rejoin`): resume their session, else seed its summary."""
         self.resumption_handle, self._rejoined, self._rejoin_fresh = handle, True, handle is None
         self.transcript.restore(transcript)
-
-    async def _say_goodbye(self, instruction: str) -> None:
-        """The call's cap: no more caller audio to the model, which says goodbye."""
-        self.set_audio_input_paused(True)
-        if self._session is None:
-            raise ConnectionError("no Live socket")
-        turn = Content(role="user", parts=[Part(text=instruction)])
-        await self._session.send_client_content(turns=[turn], turn_complete=True)
-        if self.gemini_3:
-            await self._session.send_realtime_input(text=" ")  # 3.x infers on realtime input
 
     # ---- Pipecat seams: the client and the setup ------------------------------
 

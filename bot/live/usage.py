@@ -24,7 +24,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from google.genai.types import LiveServerMessage, ModalityTokenCount, UsageMetadata
+from google.genai.types import Content, LiveServerMessage, ModalityTokenCount, Part, UsageMetadata
 from loguru import logger
 
 from bot.events import CallCapReached, CapName, TokensUsed
@@ -166,3 +166,14 @@ class CallUsage:
         await self._events.drained(3)
         await asyncio.sleep(HANG_UP_GRACE_SECONDS)
         await self._hang_up(f"call {limit} limit reached")
+
+
+async def say_goodbye(stage: Any, instruction: str) -> None:
+    """The call's cap on the stage: no more caller audio to the model, which says goodbye."""
+    stage.set_audio_input_paused(True)
+    if stage.session is None:
+        raise ConnectionError("no Live socket")
+    turn = Content(role="user", parts=[Part(text=instruction)])
+    await stage.session.send_client_content(turns=[turn], turn_complete=True)
+    if stage.gemini_3:
+        await stage.session.send_realtime_input(text=" ")  # 3.x infers on realtime input

@@ -191,7 +191,7 @@ async def test_a_close_mid_answer_resumes_and_the_answer_is_given_again(
         )
         seen["new"] = await s.wait_reconnect(timeout=15, after=seen["cut_on"])
         seen["reanswer"] = await next_nudge(s)
-        await s.say("Once upon a time, again.", seconds=0.5)
+        await s.say("Once upon a time, again.", seconds=1.0)  # heard whole: >= 0.9 s
 
     watched = Watched()
     async with (
