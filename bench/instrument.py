@@ -78,12 +78,14 @@ class BenchCaller(Caller):
         transceiver.receiver._RTCRtpReceiver__jitter_buffer = PassThroughJitterBuffer()  # type: ignore[attr-defined]
         dtls = transceiver.sender.transport
         send_rtp, handle_rtp = dtls._send_rtp, dtls._handle_rtp_data
+        audio_ssrc = transceiver.sender._ssrc  # the camera's packets share the transport
 
         async def lossy_send(data: bytes) -> None:
             if not is_rtcp(data):
-                self.sent_rtp += 1
+                audio = int.from_bytes(data[8:12], "big") == audio_ssrc
+                self.sent_rtp += audio  # the delivery figure counts audio frames
                 if self.loss and self.rng.random() < self.loss:
-                    self.dropped_up += 1
+                    self.dropped_up += audio
                     return
             await send_rtp(data)
 
